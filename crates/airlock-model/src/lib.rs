@@ -1,0 +1,22 @@
+//! The pure data model shared by every airlock crate: who asks ([`Identity`]), where
+//! ([`Connection`]), what ([`Command`]), what inspection found ([`Facts`]) and what the
+//! policy decided ([`Decision`]). No I/O, no async, no policy logic.
+#![forbid(unsafe_code)]
+
+mod command;
+mod connection;
+mod decision;
+mod facts;
+mod identity;
+mod name;
+
+pub use command::{Command, Protocol, TextHash};
+pub use connection::{Connection, ConnectionKind};
+pub use decision::{Approval, Decision, RuleId, RuleMatch, Verdict};
+pub use facts::{
+    Access, CopyDirection, CopyFacts, CopyTarget, DynamicSql, Facts, FunctionRisk, ObjectRef,
+    Origin, SettingChange, SettingScope, SqlFacts, Statement, StatementFlag, StatementKind,
+    WhereClause,
+};
+pub use identity::{Identity, IdentityKind};
+pub use name::{Name, NameError};
