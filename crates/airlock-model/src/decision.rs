@@ -70,7 +70,10 @@ pub struct Decision {
 
 impl Decision {
     pub fn allow() -> Self {
-        Self { verdict: Verdict::Allow, rules: Vec::new() }
+        Self {
+            verdict: Verdict::Allow,
+            rules: Vec::new(),
+        }
     }
 
     /// A fail-closed deny produced by airlock itself (not a policy rule).
@@ -84,7 +87,10 @@ impl Decision {
             statement: None,
             approval: None,
         };
-        Self { verdict: Verdict::Deny, rules: vec![matched] }
+        Self {
+            verdict: Verdict::Deny,
+            rules: vec![matched],
+        }
     }
 
     /// Combines matches: the verdict is the most severe one; rules are listed most severe first.

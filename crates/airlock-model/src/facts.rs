@@ -67,7 +67,9 @@ pub struct Statement {
 }
 
 /// What a statement is, by its effect class.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StatementKind {
     Select,
@@ -144,7 +146,9 @@ impl StatementKind {
 }
 
 /// Where a statement came from. Anything but `top_level` is nested in another statement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     #[default]
@@ -220,7 +224,9 @@ impl Access {
 }
 
 /// The row filter of a SELECT, UPDATE, DELETE or MERGE.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WhereClause {
     /// The statement has no row filter by nature (INSERT, DDL, …).
@@ -350,7 +356,9 @@ pub enum CopyTarget {
 }
 
 /// Whether the statement runs SQL built at run time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DynamicSql {
     #[default]
@@ -422,7 +430,11 @@ impl StatementFlag {
 
 impl Statement {
     pub fn new(kind: StatementKind, origin: Origin) -> Self {
-        Self { kind, origin, ..Self::default() }
+        Self {
+            kind,
+            origin,
+            ..Self::default()
+        }
     }
 
     pub fn has_flag(&self, flag: StatementFlag) -> bool {
@@ -430,13 +442,19 @@ impl Statement {
     }
 
     pub fn touch(&mut self, name: impl Into<String>, access: Access) {
-        let object = ObjectRef { name: name.into(), access };
+        let object = ObjectRef {
+            name: name.into(),
+            access,
+        };
         if !self.objects.contains(&object) {
             self.objects.push(object);
         }
     }
 
     pub fn names_with(&self, access: Access) -> impl Iterator<Item = &str> {
-        self.objects.iter().filter(move |o| o.access == access).map(|o| o.name.as_str())
+        self.objects
+            .iter()
+            .filter(move |o| o.access == access)
+            .map(|o| o.name.as_str())
     }
 }

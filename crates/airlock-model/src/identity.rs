@@ -37,7 +37,12 @@ pub struct Identity {
 
 impl Identity {
     pub fn human(id: Name) -> Self {
-        Self { kind: IdentityKind::Human, id, groups: BTreeSet::new(), acting_for: None }
+        Self {
+            kind: IdentityKind::Human,
+            id,
+            groups: BTreeSet::new(),
+            acting_for: None,
+        }
     }
 
     pub fn with_groups(mut self, groups: impl IntoIterator<Item = Name>) -> Self {

@@ -28,10 +28,15 @@ impl Name {
             return Err(NameError::Empty);
         }
         if value.len() > Self::MAX_LEN {
-            return Err(NameError::TooLong { len: value.len(), max: Self::MAX_LEN });
+            return Err(NameError::TooLong {
+                len: value.len(),
+                max: Self::MAX_LEN,
+            });
         }
         if value.chars().any(char::is_control) {
-            return Err(NameError::ControlCharacter(value.escape_debug().to_string()));
+            return Err(NameError::ControlCharacter(
+                value.escape_debug().to_string(),
+            ));
         }
         Ok(Self(value))
     }
@@ -72,9 +77,20 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_control() {
         assert_eq!(Name::new(""), Err(NameError::Empty));
-        assert!(matches!(Name::new("x".repeat(300)), Err(NameError::TooLong { len: 300, .. })));
-        assert!(matches!(Name::new("a\nb"), Err(NameError::ControlCharacter(_))));
-        assert_eq!(Name::new("alice@example.com").map(|n| n.to_string()).as_deref(), Ok("alice@example.com"));
+        assert!(matches!(
+            Name::new("x".repeat(300)),
+            Err(NameError::TooLong { len: 300, .. })
+        ));
+        assert!(matches!(
+            Name::new("a\nb"),
+            Err(NameError::ControlCharacter(_))
+        ));
+        assert_eq!(
+            Name::new("alice@example.com")
+                .map(|n| n.to_string())
+                .as_deref(),
+            Ok("alice@example.com")
+        );
     }
 
     #[test]

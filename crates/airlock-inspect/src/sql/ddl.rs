@@ -1,0 +1,405 @@
+//! Utility statements: DDL, privileges, settings, COPY, EXPLAIN, transactions and the rest.
+
+use airlock_model::{
+    Access, CopyDirection, CopyFacts, CopyTarget, FunctionRisk, Origin, SettingChange,
+    SettingScope, Statement, StatementFlag, StatementKind,
+};
+use pg_query::NodeEnum;
+use pg_query::protobuf::{
+    AlterTableType, CopyStmt, CreateSchemaStmt, CreateTableAsStmt, DropBehavior, ExplainStmt, Node,
+    ObjectType, VariableSetKind, VariableSetStmt,
+};
+
+use super::fold::fold;
+use super::names::{boxed, dotted, inner, relation, role, role_node, string};
+use super::statement::Inspector;
+
+/// Predefined roles that are as good as superuser (they reach the server's files or programs).
+const SUPERUSER_EQUIVALENT_ROLES: &[&str] = &[
+    "postgres",
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "rds_superuser",
+    "azure_pg_admin",
+    "cloudsqlsuperuser",
+    "supabase_admin",
+];
+const SUPERUSER_OPTIONS: &[&str] = &["superuser", "replication", "bypassrls"];
+
+impl Inspector {
+    pub(crate) fn explain(&mut self, st: &mut Statement, s: &ExplainStmt, text: &str, depth: u8) {
+        st.kind = StatementKind::Explain;
+        let analyze = s.options.iter().any(|o| match inner(o) {
+            Some(NodeEnum::DefElem(d)) if d.defname == "analyze" => boxed(&d.arg)
+                .and_then(fold)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
+            _ => false,
+        });
+        if let Some(query) = boxed(&s.query) {
+            if analyze {
+                self.statement(query, Origin::ExplainAnalyze, text, depth + 1);
+            } else {
+                // Plain EXPLAIN plans without executing: record what it mentions, as reads.
+                for name in super::fallback::scan(query).relations {
+                    st.touch(name, Access::Read);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn copy(&mut self, st: &mut Statement, s: &CopyStmt, text: &str, depth: u8) {
+        st.kind = StatementKind::Copy;
+        let direction = if s.is_from {
+            CopyDirection::From
+        } else {
+            CopyDirection::To
+        };
+        let target = if s.is_program {
+            CopyTarget::Program
+        } else if !s.filename.is_empty() {
+            CopyTarget::ServerFile
+        } else if s.is_from {
+            CopyTarget::Stdin
+        } else {
+            CopyTarget::Stdout
+        };
+        st.copy = Some(CopyFacts { direction, target });
+        if let Some(rv) = &s.relation {
+            let access = if s.is_from {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            st.touch(relation(rv), access);
+            if !s.is_from {
+                st.where_clause = airlock_model::WhereClause::Absent;
+            }
+        }
+        if let Some(node) = s.where_clause.as_deref() {
+            self.scan(st, node, depth);
+        }
+        if let Some(query) = boxed(&s.query) {
+            self.statement(query, Origin::CopyQuery, text, depth + 1);
+        }
+    }
+
+    pub(crate) fn create_table_as(
+        &mut self,
+        st: &mut Statement,
+        s: &CreateTableAsStmt,
+        text: &str,
+        depth: u8,
+    ) {
+        st.kind = StatementKind::Create;
+        st.object_type = Some(object_type(s.objtype));
+        if let Some(rv) = s.into.as_ref().and_then(|i| i.rel.as_ref()) {
+            st.touch(relation(rv), Access::Create);
+        }
+        if let Some(query) = boxed(&s.query) {
+            self.statement(query, Origin::CreateTableAs, text, depth + 1);
+        }
+    }
+
+    pub(crate) fn create_schema(&mut self, st: &mut Statement, s: &CreateSchemaStmt) {
+        st.kind = StatementKind::Create;
+        st.object_type = Some("schema".into());
+        st.touch(s.schemaname.clone(), Access::Create);
+        if let Some(owner) = &s.authrole {
+            st.touch(role(owner), Access::Read);
+        }
+    }
+
+    /// Every other statement type.
+    pub(crate) fn utility(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        use StatementKind as K;
+        match node {
+            NodeEnum::DropStmt(s) => {
+                st.kind = K::Drop;
+                st.object_type = Some(object_type(s.remove_type));
+                for object in &s.objects {
+                    st.touch(object_name(object), Access::Drop);
+                }
+                cascade(st, s.behavior);
+            }
+            NodeEnum::DropdbStmt(s) => drop_named(st, "database", &s.dbname),
+            NodeEnum::DropRoleStmt(s) => {
+                drop_named(st, "role", "");
+                st.objects.clear();
+                s.roles
+                    .iter()
+                    .filter_map(role_node)
+                    .for_each(|r| st.touch(r, Access::Drop));
+                st.flags.insert(StatementFlag::ChangesPrivileges);
+            }
+            NodeEnum::DropOwnedStmt(s) => {
+                st.kind = K::Drop;
+                st.object_type = Some("owned".into());
+                s.roles
+                    .iter()
+                    .filter_map(role_node)
+                    .for_each(|r| st.touch(r, Access::Drop));
+                cascade(st, s.behavior);
+            }
+            NodeEnum::DropSubscriptionStmt(s) => drop_named(st, "subscription", &s.subname),
+            NodeEnum::DropTableSpaceStmt(s) => drop_named(st, "tablespace", &s.tablespacename),
+            NodeEnum::DropUserMappingStmt(s) => drop_named(st, "user_mapping", &s.servername),
+            NodeEnum::TruncateStmt(s) => {
+                st.kind = K::Truncate;
+                st.object_type = Some("table".into());
+                st.where_clause = airlock_model::WhereClause::Absent;
+                for rel in &s.relations {
+                    if let Some(NodeEnum::RangeVar(rv)) = inner(rel) {
+                        st.touch(relation(rv), Access::Write);
+                    }
+                }
+                cascade(st, s.behavior);
+            }
+            NodeEnum::AlterTableStmt(s) => self.alter_table(st, s, depth),
+            NodeEnum::VariableSetStmt(s) => {
+                let scope = if s.is_local {
+                    SettingScope::Transaction
+                } else {
+                    SettingScope::Session
+                };
+                st.kind = if s.kind == VariableSetKind::VarReset as i32
+                    || s.kind == VariableSetKind::VarResetAll as i32
+                {
+                    K::Reset
+                } else {
+                    K::Set
+                };
+                self.setting(st, s, scope);
+            }
+            NodeEnum::AlterSystemStmt(s) => {
+                st.kind = K::Alter;
+                st.object_type = Some("system".into());
+                if let Some(set) = &s.setstmt {
+                    self.setting(st, set, SettingScope::System);
+                }
+            }
+            NodeEnum::AlterRoleSetStmt(s) => {
+                st.kind = K::Alter;
+                st.object_type = Some("role".into());
+                if let Some(r) = &s.role {
+                    st.touch(role(r), Access::Alter);
+                }
+                if let Some(set) = &s.setstmt {
+                    self.setting(st, set, SettingScope::Role);
+                }
+            }
+            NodeEnum::AlterDatabaseSetStmt(s) => {
+                st.kind = K::Alter;
+                st.object_type = Some("database".into());
+                st.touch(s.dbname.clone(), Access::Alter);
+                if let Some(set) = &s.setstmt {
+                    self.setting(st, set, SettingScope::Database);
+                }
+            }
+            NodeEnum::VariableShowStmt(_) => st.kind = K::Show,
+            NodeEnum::TransactionStmt(_) | NodeEnum::ConstraintsSetStmt(_) => {
+                st.kind = K::Transaction;
+            }
+            other => self.privileges_or_other(st, other, depth),
+        }
+    }
+
+    fn privileges_or_other(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        use StatementKind as K;
+        match node {
+            NodeEnum::GrantStmt(s) => {
+                st.kind = if s.is_grant { K::Grant } else { K::Revoke };
+                st.object_type = Some(object_type(s.objtype));
+                st.flags.insert(StatementFlag::ChangesPrivileges);
+                for object in &s.objects {
+                    st.touch(object_name(object), Access::Alter);
+                }
+                if s.is_grant && writes_catalog_privilege(s) {
+                    st.flags.insert(StatementFlag::GrantsSuperuser);
+                }
+            }
+            NodeEnum::GrantRoleStmt(s) => {
+                st.kind = if s.is_grant { K::Grant } else { K::Revoke };
+                st.object_type = Some("role".into());
+                st.flags.insert(StatementFlag::ChangesPrivileges);
+                for granted in s.granted_roles.iter().filter_map(role_node) {
+                    let lower = granted.to_lowercase();
+                    if s.is_grant && SUPERUSER_EQUIVALENT_ROLES.contains(&lower.as_str()) {
+                        st.flags.insert(StatementFlag::GrantsSuperuser);
+                    }
+                    st.roles_granted.insert(lower);
+                }
+                for grantee in s.grantee_roles.iter().filter_map(role_node) {
+                    st.touch(grantee, Access::Alter);
+                }
+            }
+            NodeEnum::CreateRoleStmt(s) => {
+                st.kind = K::Create;
+                st.object_type = Some("role".into());
+                st.touch(s.role.clone(), Access::Create);
+                self.role_options(st, &s.options);
+            }
+            NodeEnum::AlterRoleStmt(s) => {
+                st.kind = K::Alter;
+                st.object_type = Some("role".into());
+                if let Some(r) = &s.role {
+                    st.touch(role(r), Access::Alter);
+                }
+                self.role_options(st, &s.options);
+            }
+            NodeEnum::AlterDefaultPrivilegesStmt(_) => {
+                st.kind = K::Grant;
+                st.object_type = Some("default_privileges".into());
+                st.flags.insert(StatementFlag::ChangesPrivileges);
+            }
+            other => self.other_utility(st, other, depth),
+        }
+    }
+
+    fn role_options(&mut self, st: &mut Statement, options: &[Node]) {
+        st.flags.insert(StatementFlag::ChangesPrivileges);
+        for option in options {
+            let Some(NodeEnum::DefElem(d)) = inner(option) else {
+                continue;
+            };
+            let enabled = boxed(&d.arg)
+                .and_then(fold)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true);
+            match d.defname.as_str() {
+                "rolemembers" | "addroleto" => {
+                    if let Some(NodeEnum::List(list)) = boxed(&d.arg) {
+                        for r in list.items.iter().filter_map(role_node) {
+                            let lower = r.to_lowercase();
+                            if SUPERUSER_EQUIVALENT_ROLES.contains(&lower.as_str()) {
+                                st.flags.insert(StatementFlag::GrantsSuperuser);
+                            }
+                            st.roles_granted.insert(lower);
+                        }
+                    }
+                }
+                name if enabled && name != "password" => {
+                    let option = name.to_lowercase();
+                    if SUPERUSER_OPTIONS.contains(&option.as_str()) {
+                        st.flags.insert(StatementFlag::GrantsSuperuser);
+                    }
+                    st.role_options.insert(option);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn alter_table(
+        &mut self,
+        st: &mut Statement,
+        s: &pg_query::protobuf::AlterTableStmt,
+        depth: u8,
+    ) {
+        st.kind = StatementKind::Alter;
+        st.object_type = Some(object_type(s.objtype));
+        if let Some(rv) = &s.relation {
+            st.touch(relation(rv), Access::Alter);
+        }
+        for cmd in &s.cmds {
+            let Some(NodeEnum::AlterTableCmd(c)) = inner(cmd) else {
+                continue;
+            };
+            use AlterTableType as T;
+            match T::try_from(c.subtype).unwrap_or(T::Undefined) {
+                T::AtDropColumn => {
+                    st.flags.insert(StatementFlag::DropsColumn);
+                    cascade(st, c.behavior);
+                }
+                T::AtDropConstraint
+                | T::AtDropInherit
+                | T::AtDetachPartition
+                | T::AtDropExpression
+                | T::AtDropIdentity => cascade(st, c.behavior),
+                T::AtDisableTrig
+                | T::AtDisableTrigAll
+                | T::AtDisableTrigUser
+                | T::AtDisableRule
+                | T::AtDisableRowSecurity
+                | T::AtNoForceRowSecurity => {
+                    st.flags.insert(StatementFlag::DisablesSafeguard);
+                }
+                T::AtChangeOwner => {
+                    st.flags.insert(StatementFlag::ChangesOwner);
+                }
+                _ => {}
+            }
+            if let Some(def) = c.def.as_deref() {
+                self.scan(st, def, depth);
+            }
+        }
+    }
+
+    pub(crate) fn setting(&mut self, st: &mut Statement, s: &VariableSetStmt, scope: SettingScope) {
+        let value = match VariableSetKind::try_from(s.kind) {
+            Ok(VariableSetKind::VarSetValue) => {
+                let parts: Vec<String> = s
+                    .args
+                    .iter()
+                    .filter_map(|a| inner(a).and_then(fold).and_then(|v| v.as_text()))
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join(", "))
+            }
+            _ => None,
+        };
+        self.literal_sensitive |= value.is_some();
+        let name = if s.kind == VariableSetKind::VarResetAll as i32 {
+            "all".into()
+        } else {
+            s.name.to_lowercase()
+        };
+        st.settings.push(SettingChange { name, value, scope });
+    }
+}
+
+fn drop_named(st: &mut Statement, object: &str, name: &str) {
+    st.kind = StatementKind::Drop;
+    st.object_type = Some(object.into());
+    if !name.is_empty() {
+        st.touch(name.to_owned(), Access::Drop);
+    }
+}
+
+fn cascade(st: &mut Statement, behavior: i32) {
+    if behavior == DropBehavior::DropCascade as i32 {
+        st.flags.insert(StatementFlag::Cascade);
+    }
+}
+
+/// `GRANT … ON pg_authid` or other catalog writes through privileges.
+fn writes_catalog_privilege(s: &pg_query::protobuf::GrantStmt) -> bool {
+    s.objects.iter().any(|o| {
+        let name = object_name(o).to_lowercase();
+        name.ends_with("pg_authid") || name.ends_with("pg_shadow")
+    })
+}
+
+/// `table`, `schema`, `foreign_table`… from PostgreSQL's ObjectType.
+pub(crate) fn object_type(value: i32) -> String {
+    ObjectType::try_from(value)
+        .map(|t| t.as_str_name().trim_start_matches("OBJECT_").to_lowercase())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A printable name for an object node of DROP/GRANT/COMMENT.
+pub(crate) fn object_name(node: &Node) -> String {
+    match inner(node) {
+        Some(NodeEnum::List(l)) => dotted(&l.items),
+        Some(NodeEnum::String(_)) => string(node).unwrap_or_default().to_owned(),
+        Some(NodeEnum::ObjectWithArgs(o)) => dotted(&o.objname),
+        Some(NodeEnum::TypeName(t)) => dotted(&t.names),
+        Some(NodeEnum::RangeVar(rv)) => relation(rv),
+        Some(NodeEnum::RoleSpec(r)) => role(r),
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn untrusted(st: &mut Statement) {
+    st.function_risks.insert(FunctionRisk::ProgramExecution);
+}

@@ -1,0 +1,278 @@
+//! SELECT, INSERT, UPDATE, DELETE and MERGE: objects, row filters, limits, aggregates.
+
+use airlock_model::{Access, Origin, Statement, StatementFlag, StatementKind, WhereClause};
+use pg_query::NodeEnum;
+use pg_query::protobuf::{
+    DeleteStmt, InsertStmt, MergeStmt, Node, RangeVar, SelectStmt, UpdateStmt, WithClause,
+};
+
+use super::names::{boxed, inner, is_system_relation, relation};
+use super::statement::Inspector;
+use super::truth::{Scope, always_true};
+use super::{functions, names};
+
+impl Inspector {
+    pub(crate) fn select_statement(&mut self, st: &mut Statement, s: &SelectStmt, depth: u8) {
+        st.kind = StatementKind::Select;
+        self.select_facts(st, s, depth);
+        if let Some(into) = s.into_clause.as_ref().and_then(|i| i.rel.as_ref()) {
+            // SELECT … INTO new_table: a CREATE TABLE AS.
+            st.kind = StatementKind::Create;
+            st.object_type = Some("table".into());
+            st.touch(relation(into), Access::Create);
+        }
+        let reads_only_system = st.names_with(Access::Read).all(is_system_relation);
+        if reads_only_system {
+            st.flags.insert(StatementFlag::SystemOnly);
+        }
+    }
+
+    /// The row-level facts of a (possibly set-operation) SELECT.
+    fn select_facts(&mut self, st: &mut Statement, s: &SelectStmt, depth: u8) {
+        if let (Some(l), Some(r)) = (s.larg.as_deref(), s.rarg.as_deref()) {
+            let mut right = Statement::new(StatementKind::Select, st.origin);
+            self.select_facts(st, l, depth);
+            self.select_facts(&mut right, r, depth);
+            merge_select(st, right);
+        } else {
+            self.scan_select_body(st, s, depth);
+            st.where_clause = if s.from_clause.is_empty() {
+                WhereClause::NotApplicable
+            } else {
+                let scope = Scope::from_from_clause(None, &s.from_clause);
+                filter(s.where_clause.as_deref(), &scope, self)
+            };
+            st.aggregate = !s.group_clause.is_empty() || all_aggregates(&s.target_list);
+            st.select_star = s.target_list.iter().any(is_star);
+        }
+        st.limited |= s.limit_count.is_some();
+        for node in &s.sort_clause {
+            self.scan(st, node, depth);
+        }
+    }
+
+    /// Reads, functions and nested statements of a SELECT body (no row facts).
+    pub(crate) fn scan_select_body(&mut self, st: &mut Statement, s: &SelectStmt, depth: u8) {
+        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        for list in [
+            &s.target_list,
+            &s.from_clause,
+            &s.group_clause,
+            &s.distinct_clause,
+        ] {
+            self.scan_all(st, list, depth);
+        }
+        for list in [&s.window_clause, &s.values_lists] {
+            self.scan_all(st, list, depth);
+        }
+        for node in [
+            &s.where_clause,
+            &s.having_clause,
+            &s.limit_count,
+            &s.limit_offset,
+        ] {
+            if let Some(node) = node.as_deref() {
+                self.scan(st, node, depth);
+            }
+        }
+        for side in [s.larg.as_deref(), s.rarg.as_deref()].into_iter().flatten() {
+            self.scan_select_body(st, side, depth);
+        }
+        self.ctes.truncate(scope_len);
+    }
+
+    /// Registers CTE names, inspects data-modifying CTEs as statements of their own and scans
+    /// read-only ones into `st`. Returns the CTE stack length to restore when the scope ends.
+    pub(crate) fn enter_with(
+        &mut self,
+        st: &mut Statement,
+        with: Option<&WithClause>,
+        depth: u8,
+    ) -> usize {
+        let before = self.ctes.len();
+        let Some(with) = with else { return before };
+        for cte in &with.ctes {
+            if let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) {
+                self.ctes.push(cte.ctename.clone());
+            }
+        }
+        for cte in &with.ctes {
+            let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) else {
+                continue;
+            };
+            match boxed(&cte.ctequery) {
+                Some(q @ (NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_)))
+                | Some(q @ (NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_))) => {
+                    self.statement(q, Origin::Cte, "", depth + 1);
+                }
+                Some(NodeEnum::SelectStmt(s)) => self.scan_select_body(st, s, depth),
+                None => {}
+                Some(other) => self.statement(other, Origin::Cte, "", depth + 1),
+            }
+        }
+        before
+    }
+
+    pub(crate) fn insert(&mut self, st: &mut Statement, s: &InsertStmt, depth: u8) {
+        st.kind = StatementKind::Insert;
+        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        if let Some(rv) = &s.relation {
+            self.write_target(st, rv);
+        }
+        if let Some(node) = s.select_stmt.as_deref() {
+            self.scan(st, node, depth);
+        }
+        if let Some(conflict) = &s.on_conflict_clause {
+            self.scan_all(st, &conflict.target_list, depth);
+            if let Some(node) = conflict.where_clause.as_deref() {
+                self.scan(st, node, depth);
+            }
+        }
+        if let Some(returning) = &s.returning_clause {
+            self.scan_all(st, &returning.exprs, depth);
+        }
+        self.ctes.truncate(scope_len);
+    }
+
+    pub(crate) fn update(&mut self, st: &mut Statement, s: &UpdateStmt, depth: u8) {
+        st.kind = StatementKind::Update;
+        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        if let Some(rv) = &s.relation {
+            self.write_target(st, rv);
+        }
+        self.scan_all(st, &s.target_list, depth);
+        self.scan_all(st, &s.from_clause, depth);
+        if let Some(node) = s.where_clause.as_deref() {
+            self.scan(st, node, depth);
+        }
+        if let Some(returning) = &s.returning_clause {
+            self.scan_all(st, &returning.exprs, depth);
+        }
+        let scope = Scope::from_from_clause(s.relation.as_ref(), &s.from_clause);
+        st.where_clause = filter(s.where_clause.as_deref(), &scope, self);
+        self.ctes.truncate(scope_len);
+    }
+
+    pub(crate) fn delete(&mut self, st: &mut Statement, s: &DeleteStmt, depth: u8) {
+        st.kind = StatementKind::Delete;
+        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        if let Some(rv) = &s.relation {
+            self.write_target(st, rv);
+        }
+        self.scan_all(st, &s.using_clause, depth);
+        if let Some(node) = s.where_clause.as_deref() {
+            self.scan(st, node, depth);
+        }
+        if let Some(returning) = &s.returning_clause {
+            self.scan_all(st, &returning.exprs, depth);
+        }
+        let scope = Scope::from_from_clause(s.relation.as_ref(), &s.using_clause);
+        st.where_clause = filter(s.where_clause.as_deref(), &scope, self);
+        self.ctes.truncate(scope_len);
+    }
+
+    pub(crate) fn merge(&mut self, st: &mut Statement, s: &MergeStmt, depth: u8) {
+        st.kind = StatementKind::Merge;
+        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        if let Some(rv) = &s.relation {
+            self.write_target(st, rv);
+        }
+        if let Some(node) = s.source_relation.as_deref() {
+            self.scan(st, node, depth);
+        }
+        if let Some(node) = s.join_condition.as_deref() {
+            self.scan(st, node, depth);
+        }
+        for clause in &s.merge_when_clauses {
+            self.scan(st, clause, depth);
+        }
+        let sources: Vec<Node> = s.source_relation.as_deref().cloned().into_iter().collect();
+        let scope = Scope::from_from_clause(s.relation.as_ref(), &sources);
+        st.where_clause = filter(s.join_condition.as_deref(), &scope, self);
+        self.ctes.truncate(scope_len);
+    }
+
+    fn write_target(&mut self, st: &mut Statement, rv: &RangeVar) {
+        let name = relation(rv);
+        if is_catalog(&name) {
+            st.flags.insert(StatementFlag::WritesCatalog);
+        }
+        st.touch(name, Access::Write);
+    }
+}
+
+/// Catalog tables whose direct modification changes roles, code or security.
+fn is_catalog(name: &str) -> bool {
+    let base = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    let in_catalog = !name.contains('.') || name.to_ascii_lowercase().starts_with("pg_catalog.");
+    in_catalog && base.starts_with("pg_") && !base.starts_with("pg_temp")
+}
+
+fn filter(node: Option<&Node>, scope: &Scope, inspector: &mut Inspector) -> WhereClause {
+    match node {
+        None => WhereClause::Absent,
+        Some(node) => {
+            if always_true(node, scope) {
+                WhereClause::AlwaysTrue
+            } else {
+                inspector.literal_sensitive |= scope.literal_dependent(node);
+                WhereClause::Present
+            }
+        }
+    }
+}
+
+fn merge_select(left: &mut Statement, right: Statement) {
+    let widest = |a: WhereClause, b: WhereClause| {
+        use WhereClause::*;
+        match (a, b) {
+            (Absent, _) | (_, Absent) => Absent,
+            (AlwaysTrue, _) | (_, AlwaysTrue) => AlwaysTrue,
+            (Present, _) | (_, Present) => Present,
+            (NotApplicable, NotApplicable) => NotApplicable,
+        }
+    };
+    left.where_clause = widest(left.where_clause, right.where_clause);
+    left.aggregate &= right.aggregate;
+    left.select_star |= right.select_star;
+    left.limited &= right.limited;
+}
+
+fn is_star(target: &Node) -> bool {
+    let Some(NodeEnum::ResTarget(t)) = inner(target) else {
+        return false;
+    };
+    let Some(NodeEnum::ColumnRef(c)) = boxed(&t.val) else {
+        return false;
+    };
+    c.fields
+        .iter()
+        .any(|f| matches!(inner(f), Some(NodeEnum::AStar(_))))
+}
+
+fn all_aggregates(targets: &[Node]) -> bool {
+    let is_call = |t: &Node| matches!(inner(t), Some(NodeEnum::ResTarget(r)) if matches!(boxed(&r.val), Some(NodeEnum::FuncCall(_))));
+    targets.iter().any(is_call)
+        && targets.iter().all(|t| {
+            let Some(NodeEnum::ResTarget(t)) = inner(t) else {
+                return false;
+            };
+            match boxed(&t.val) {
+                Some(NodeEnum::FuncCall(f)) => {
+                    f.over.is_none()
+                        && (f.agg_star
+                            || names::last(&f.funcname).is_some_and(functions::is_aggregate))
+                }
+                Some(NodeEnum::AConst(_)) => true,
+                _ => false,
+            }
+        })
+}
+
+/// Used by the expression scanner for sub-selects in FROM and WHERE.
+pub(crate) fn range_var_read(inspector: &Inspector, st: &mut Statement, rv: &RangeVar) {
+    let is_cte = rv.schemaname.is_empty() && inspector.ctes.iter().any(|c| c == &rv.relname);
+    if !is_cte {
+        st.touch(relation(rv), Access::Read);
+    }
+}

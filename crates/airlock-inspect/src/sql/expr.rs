@@ -1,0 +1,220 @@
+//! The expression scanner: functions called, relations read, sub-selects and nested
+//! statements anywhere in a statement. Node types it does not model go to the generic
+//! fallback, so nothing is skipped.
+
+use airlock_model::{
+    DynamicSql, FunctionRisk, Origin, SettingChange, SettingScope, Statement, StatementFlag,
+};
+use pg_query::NodeEnum;
+use pg_query::protobuf::{FuncCall, Node};
+
+use super::dml::range_var_read;
+use super::fold::{Value, fold};
+use super::names::{boxed, dotted, inner, last};
+use super::statement::Inspector;
+use super::{fallback, functions};
+
+impl Inspector {
+    pub(crate) fn scan_all(&mut self, st: &mut Statement, nodes: &[Node], depth: u8) {
+        for node in nodes {
+            self.scan(st, node, depth);
+        }
+    }
+
+    pub(crate) fn scan(&mut self, st: &mut Statement, node: &Node, depth: u8) {
+        if let Some(n) = inner(node) {
+            self.scan_enum(st, n, depth);
+        }
+    }
+
+    fn scan_opt(&mut self, st: &mut Statement, node: &Option<Box<Node>>, depth: u8) {
+        if let Some(n) = boxed(node) {
+            self.scan_enum(st, n, depth);
+        }
+    }
+
+    pub(crate) fn scan_enum(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        match node {
+            NodeEnum::FuncCall(f) => self.function_call(st, f, depth),
+            NodeEnum::AExpr(a) => {
+                self.scan_opt(st, &a.lexpr, depth);
+                self.scan_opt(st, &a.rexpr, depth);
+            }
+            NodeEnum::BoolExpr(b) => self.scan_all(st, &b.args, depth),
+            NodeEnum::SubLink(s) => {
+                self.scan_opt(st, &s.testexpr, depth);
+                self.scan_opt(st, &s.subselect, depth);
+            }
+            NodeEnum::TypeCast(t) => self.scan_opt(st, &t.arg, depth),
+            NodeEnum::NullTest(t) => self.scan_opt(st, &t.arg, depth),
+            NodeEnum::BooleanTest(t) => self.scan_opt(st, &t.arg, depth),
+            NodeEnum::CaseExpr(c) => {
+                self.scan_opt(st, &c.arg, depth);
+                self.scan_all(st, &c.args, depth);
+                self.scan_opt(st, &c.defresult, depth);
+            }
+            NodeEnum::CaseWhen(w) => {
+                self.scan_opt(st, &w.expr, depth);
+                self.scan_opt(st, &w.result, depth);
+            }
+            NodeEnum::CoalesceExpr(c) => self.scan_all(st, &c.args, depth),
+            NodeEnum::MinMaxExpr(m) => self.scan_all(st, &m.args, depth),
+            NodeEnum::AArrayExpr(a) => self.scan_all(st, &a.elements, depth),
+            NodeEnum::RowExpr(r) => self.scan_all(st, &r.args, depth),
+            NodeEnum::List(l) => self.scan_all(st, &l.items, depth),
+            NodeEnum::ResTarget(t) => {
+                self.scan_all(st, &t.indirection, depth);
+                self.scan_opt(st, &t.val, depth);
+            }
+            NodeEnum::MultiAssignRef(m) => self.scan_opt(st, &m.source, depth),
+            NodeEnum::AIndirection(a) => {
+                self.scan_opt(st, &a.arg, depth);
+                self.scan_all(st, &a.indirection, depth);
+            }
+            NodeEnum::AIndices(a) => {
+                self.scan_opt(st, &a.lidx, depth);
+                self.scan_opt(st, &a.uidx, depth);
+            }
+            NodeEnum::CollateClause(c) => self.scan_opt(st, &c.arg, depth),
+            NodeEnum::NamedArgExpr(n) => self.scan_opt(st, &n.arg, depth),
+            NodeEnum::SortBy(s) => self.scan_opt(st, &s.node, depth),
+            NodeEnum::RangeVar(rv) => range_var_read(self, st, rv),
+            NodeEnum::RangeSubselect(r) => self.scan_opt(st, &r.subquery, depth),
+            NodeEnum::RangeFunction(r) => self.scan_all(st, &r.functions, depth),
+            NodeEnum::JoinExpr(j) => {
+                self.scan_opt(st, &j.larg, depth);
+                self.scan_opt(st, &j.rarg, depth);
+                self.scan_opt(st, &j.quals, depth);
+            }
+            NodeEnum::SelectStmt(s) => self.scan_select_body(st, s, depth),
+            NodeEnum::MergeWhenClause(m) => {
+                self.scan_opt(st, &m.condition, depth);
+                self.scan_all(st, &m.target_list, depth);
+                self.scan_all(st, &m.values, depth);
+            }
+            NodeEnum::InsertStmt(_)
+            | NodeEnum::UpdateStmt(_)
+            | NodeEnum::DeleteStmt(_)
+            | NodeEnum::MergeStmt(_) => self.statement(node, Origin::Cte, "", depth + 1),
+            NodeEnum::ColumnRef(_)
+            | NodeEnum::AConst(_)
+            | NodeEnum::ParamRef(_)
+            | NodeEnum::AStar(_)
+            | NodeEnum::String(_)
+            | NodeEnum::Integer(_)
+            | NodeEnum::Float(_)
+            | NodeEnum::Boolean(_)
+            | NodeEnum::BitString(_)
+            | NodeEnum::SqlvalueFunction(_)
+            | NodeEnum::SetToDefault(_)
+            | NodeEnum::CurrentOfExpr(_)
+            | NodeEnum::TypeName(_)
+            | NodeEnum::Alias(_)
+            | NodeEnum::WindowDef(_) => self.scan_window(st, node, depth),
+            other => self.scan_fallback(st, other, depth),
+        }
+    }
+
+    fn scan_window(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        if let NodeEnum::WindowDef(w) = node {
+            self.scan_all(st, &w.partition_clause, depth);
+            self.scan_all(st, &w.order_clause, depth);
+        }
+    }
+
+    /// Anything else: walk it generically and record every function and relation in it.
+    fn scan_fallback(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        let found = fallback::scan(node);
+        for name in found.functions {
+            self.record_function(st, &name, None);
+        }
+        for relation in found.relations {
+            st.touch(relation, airlock_model::Access::Read);
+        }
+        if found.statements > 0 {
+            // Statements nested where we do not model them: the effect is unknown.
+            st.dynamic_sql = DynamicSql::Opaque;
+        }
+        let _ = depth;
+    }
+
+    fn function_call(&mut self, st: &mut Statement, f: &FuncCall, depth: u8) {
+        let qualified = dotted(&f.funcname).to_lowercase();
+        self.record_function(st, &qualified, Some(f));
+        self.scan_all(st, &f.args, depth);
+        self.scan_all(st, &f.agg_order, depth);
+        self.scan_opt(st, &f.agg_filter, depth);
+        if let Some(over) = &f.over {
+            self.scan_all(st, &over.partition_clause, depth);
+            self.scan_all(st, &over.order_clause, depth);
+        }
+        let base = last(&f.funcname).unwrap_or_default().to_lowercase();
+        if base == "set_config" {
+            self.set_config(st, f);
+        }
+        if let Some(index) = functions::executes_sql_argument(&base) {
+            self.sql_argument(st, f.args.get(index), depth);
+        }
+    }
+
+    /// Records a call by name (`schema.name` or `name`) with its risk class.
+    pub(crate) fn record_function(
+        &mut self,
+        st: &mut Statement,
+        qualified: &str,
+        f: Option<&FuncCall>,
+    ) {
+        let (schema, base) = match qualified.rsplit_once('.') {
+            Some((schema, base)) => (Some(schema), base),
+            None => (None, qualified),
+        };
+        st.functions.insert(qualified.to_owned());
+        let risk = match schema {
+            Some(s) if s != "pg_catalog" => functions::risk(base)
+                .filter(|r| *r != FunctionRisk::Unknown)
+                .or(Some(FunctionRisk::Unknown)),
+            _ => functions::risk(base),
+        };
+        if let Some(risk) = risk {
+            st.function_risks.insert(risk);
+        }
+        let whole_row = f.is_some_and(|f| {
+            f.args.len() == 1
+                && matches!(f.args.first().and_then(inner), Some(NodeEnum::ColumnRef(c)) if c.fields.len() == 1)
+        });
+        let row_to_json = matches!(
+            base,
+            "row_to_json" | "to_json" | "to_jsonb" | "json_build_array"
+        );
+        if functions::packages_rows(base) || (row_to_json && whole_row) {
+            st.flags.insert(StatementFlag::PackagesRows);
+        }
+    }
+
+    fn set_config(&mut self, st: &mut Statement, f: &FuncCall) {
+        let arg = |i: usize| f.args.get(i).and_then(inner).and_then(fold);
+        let name = arg(0).and_then(|v| v.as_text());
+        let scope = match arg(2) {
+            Some(v) if v.as_bool() == Some(true) => SettingScope::Transaction,
+            _ => SettingScope::Session,
+        };
+        self.literal_sensitive = true;
+        st.settings.push(SettingChange {
+            name: name.map_or_else(|| "<dynamic>".to_owned(), |n| n.to_lowercase()),
+            value: arg(1).and_then(|v| v.as_text()),
+            scope,
+        });
+    }
+
+    /// A function argument that is SQL the function runs (`query_to_xml('…')`).
+    fn sql_argument(&mut self, st: &mut Statement, arg: Option<&Node>, depth: u8) {
+        self.literal_sensitive = true;
+        match arg.and_then(inner).and_then(fold) {
+            Some(Value::Str(sql)) => {
+                st.dynamic_sql = st.dynamic_sql.max(DynamicSql::Literal);
+                self.inspect_text(&sql, Origin::DynamicSql, depth + 1);
+            }
+            _ => st.dynamic_sql = DynamicSql::Opaque,
+        }
+    }
+}
