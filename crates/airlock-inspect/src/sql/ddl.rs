@@ -259,6 +259,7 @@ impl Inspector {
 
     fn role_options(&mut self, st: &mut Statement, options: &[Node]) {
         st.flags.insert(StatementFlag::ChangesPrivileges);
+        self.literal_sensitive = true;
         for option in options {
             let Some(NodeEnum::DefElem(d)) = inner(option) else {
                 continue;

@@ -45,7 +45,12 @@ impl Inspector {
             st.aggregate = !s.group_clause.is_empty() || all_aggregates(&s.target_list);
             st.select_star = s.target_list.iter().any(is_star);
         }
-        st.limited |= s.limit_count.is_some();
+        if let Some(limit) = boxed(&s.limit_count) {
+            // `LIMIT ALL` / `LIMIT NULL` do not limit; a literal limit makes the fact literal-bound.
+            let value = super::fold::fold(limit);
+            self.literal_sensitive |= value.is_some();
+            st.limited |= !matches!(value, Some(super::fold::Value::Null));
+        }
         for node in &s.sort_clause {
             self.scan(st, node, depth);
         }

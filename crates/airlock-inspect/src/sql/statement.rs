@@ -29,11 +29,27 @@ impl Inspector {
     }
 
     pub(crate) fn finish(self, top_level_count: usize) -> SqlFacts {
+        // Fingerprints ignore constants everywhere and some names in utility statements: only
+        // plain DML shapes (with no literal-dependent fact) may share a decision by fingerprint.
+        let plain = self.statements.iter().all(|s| {
+            s.origin == Origin::TopLevel
+                && matches!(
+                    s.kind,
+                    StatementKind::Select
+                        | StatementKind::Insert
+                        | StatementKind::Update
+                        | StatementKind::Delete
+                        | StatementKind::Merge
+                        | StatementKind::Transaction
+                        | StatementKind::Show
+                )
+        });
+        let unparseable = self.unparseable.is_some();
         SqlFacts {
             statements: self.statements,
             unparseable: self.unparseable,
             top_level_count,
-            literal_sensitive: self.literal_sensitive,
+            literal_sensitive: self.literal_sensitive || !plain || unparseable,
         }
     }
 

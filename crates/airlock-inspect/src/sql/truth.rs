@@ -131,11 +131,12 @@ impl Scope {
     }
 
     fn constant(&self, node: &NodeEnum) -> Truth {
-        match fold(node).and_then(|v| v.as_bool()) {
-            Some(b) => {
-                self.literal.set(true);
-                if b { Truth::True } else { Truth::False }
-            }
+        let Some(value) = fold(node) else { return Truth::Unknown };
+        // The verdict now depends on literal values: another literal could flip it.
+        self.literal.set(true);
+        match value.as_bool() {
+            Some(true) => Truth::True,
+            Some(false) => Truth::False,
             None => Truth::Unknown,
         }
     }
@@ -200,9 +201,12 @@ impl Scope {
             }
             AExprKind::AexprIn if op == "=" => self.in_list(l, r),
             AExprKind::AexprLike | AExprKind::AexprIlike if op == "~~" || op == "~~*" => {
-                match fold(r) {
+                let pattern = fold(r);
+                if pattern.is_some() {
+                    self.literal.set(true);
+                }
+                match pattern {
                     Some(Value::Str(p)) if !p.is_empty() && p.chars().all(|c| c == '%') => {
-                        self.literal.set(true);
                         Truth::True
                     }
                     _ => self.constant(&NodeEnum::AExpr(Box::new(a.clone()))),
