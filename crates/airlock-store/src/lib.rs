@@ -1,1 +1,20 @@
+//! Durable audit stores: the [`AuditStore`] seam, the embedded [`SqliteStore`] (the default),
+//! the group-commit [`AuditWriter`] that makes appends fast and durable, and the checkpoint
+//! signing key files. The chain, checkpoints and verification themselves are in
+//! `airlock-audit` (pure).
 #![forbid(unsafe_code)]
+
+mod error;
+mod keys;
+mod sqlite;
+mod store;
+mod writer;
+
+pub use error::{KeyFileError, StoreError, WriteError};
+pub use keys::{
+    PUBLIC_KEY_FILE, SIGNING_KEY_FILE, load_or_create_signing_key, load_public_key,
+    load_signing_key, public_key_path,
+};
+pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+pub use store::AuditStore;
+pub use writer::{AuditWriter, Receipt, WriterConfig, WriterTask};

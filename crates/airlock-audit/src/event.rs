@@ -1,0 +1,177 @@
+//! What the audit log records: [`AuditEvent`] = a time plus an [`EventKind`] (a closed set:
+//! a decision now; an execution outcome; later session and approval events).
+
+use airlock_model::{Command, Decision, Identity, Name, Protocol, RuleId, TextHash, Verdict};
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, UtcOffset};
+
+/// One thing that happened, before it is sealed into the chain. The time is passed in by the
+/// caller (this crate never reads a clock) and is recorded in UTC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub kind: EventKind,
+}
+
+/// The closed set of recorded events, tagged by `type` in the encoding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A command was decided (intent, recorded before anything runs).
+    Decision(DecisionRecord),
+    /// What happened when a decided command ran (or did not).
+    Outcome(OutcomeRecord),
+}
+
+/// Who asked for what, where, and what the policy said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Who; for an agent, `acting_for` names the human it acts for.
+    pub identity: Identity,
+    pub connection: Name,
+    pub protocol: Protocol,
+    /// The exact command text.
+    pub text: String,
+    /// SHA-256 of `text`, the value approvals bind to.
+    pub text_sha256: TextHash,
+    pub verdict: Verdict,
+    /// The ids of the rules that produced the decision, most severe first.
+    pub rules: Vec<RuleId>,
+    /// The decision's reason in words (empty for a plain allow).
+    pub reason: String,
+    /// Known at decision time when the command never runs (e.g. a deny).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// The outcome of the command recorded by the decision event `decision_seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub decision_seq: u64,
+    pub identity: Identity,
+    pub connection: Name,
+    pub outcome: Outcome,
+}
+
+/// How a decided command ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Denied, withdrawn, expired or cancelled before running.
+    NotRun,
+    Succeeded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rows: Option<u64>,
+    },
+    /// The upstream refused or failed; `error` never contains row data or secrets.
+    Failed { error: String },
+}
+
+impl AuditEvent {
+    /// An event at `time`, normalised to UTC.
+    pub fn new(time: OffsetDateTime, kind: EventKind) -> Self {
+        Self {
+            time: time.to_offset(UtcOffset::UTC),
+            kind,
+        }
+    }
+
+    /// The decision on `command`. A deny is recorded with the outcome `not_run`.
+    pub fn decision(time: OffsetDateTime, command: &Command, decision: &Decision) -> Self {
+        Self::new(
+            time,
+            EventKind::Decision(DecisionRecord::new(command, decision)),
+        )
+    }
+
+    /// Who the event is about.
+    pub fn identity(&self) -> &Identity {
+        match &self.kind {
+            EventKind::Decision(record) => &record.identity,
+            EventKind::Outcome(record) => &record.identity,
+        }
+    }
+
+    /// Whether `principal` is the identity or, for an agent, the human it acts for.
+    pub fn involves(&self, principal: &str) -> bool {
+        let identity = self.identity();
+        identity.id.as_str() == principal
+            || identity
+                .acting_for
+                .as_ref()
+                .is_some_and(|human| human.as_str() == principal)
+    }
+}
+
+impl EventKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Decision(_) => "decision",
+            Self::Outcome(_) => "outcome",
+        }
+    }
+}
+
+impl DecisionRecord {
+    pub fn new(command: &Command, decision: &Decision) -> Self {
+        let outcome = match decision.verdict {
+            Verdict::Deny => Some(Outcome::NotRun),
+            Verdict::Allow | Verdict::Review => None,
+        };
+        Self {
+            identity: command.identity.clone(),
+            connection: command.connection.name.clone(),
+            protocol: command.protocol,
+            text: command.text.clone(),
+            text_sha256: command.text_hash(),
+            verdict: decision.verdict,
+            rules: decision.rules.iter().map(|m| m.rule.clone()).collect(),
+            reason: decision.reason(),
+            outcome,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotRun => "not_run",
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::decision_event;
+
+    #[test]
+    fn a_decision_records_who_what_and_why() {
+        let event = decision_event("DROP TABLE users");
+        let EventKind::Decision(record) = &event.kind else {
+            panic!("{event:?}")
+        };
+        assert_eq!(record.text_sha256, TextHash::of("DROP TABLE users"));
+        assert_eq!(
+            (record.verdict, record.reason.as_str()),
+            (Verdict::Deny, "denied in tests")
+        );
+        assert_eq!(
+            record.rules.iter().map(Name::as_str).collect::<Vec<_>>(),
+            ["test"]
+        );
+        assert_eq!(record.outcome, Some(Outcome::NotRun));
+        assert_eq!(record.protocol, Protocol::PgSimple);
+    }
+
+    #[test]
+    fn involves_the_identity_and_the_human_an_agent_acts_for() {
+        let event = decision_event("SELECT 1");
+        assert!(event.involves("deploy-bot"));
+        assert!(event.involves("alice@example.com"));
+        assert!(!event.involves("bob"));
+    }
+}

@@ -1,0 +1,409 @@
+//! [`SqliteStore`]: the embedded default store. One SQLite file in WAL mode with
+//! `synchronous=FULL` (a commit survives power loss), marked with an application id so that
+//! any other file is refused with a clear error. Triggers make the tables append-only for
+//! every ordinary client; tampering with the file itself is what `verify` detects.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airlock_audit::{
+    ChainHead, Checkpoint, DecodeError, Problem, PublicKey, Report, SealedEvent, StoredCheckpoint,
+    StoredRow, Verifier,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Executor, QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::{AuditStore, StoreError};
+
+/// `PRAGMA application_id` of an airlock audit database ("ARLK").
+pub const APPLICATION_ID: i64 = 0x4152_4C4B;
+/// `PRAGMA user_version` of the current schema.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Rows per multi-row `INSERT` (4 parameters each, far below SQLite's limit).
+const INSERT_CHUNK: usize = 512;
+/// Rows per page when verifying.
+const VERIFY_PAGE: i64 = 2048;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    head_hash BLOB NOT NULL,
+    time TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_by_seq ON checkpoints (seq);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+PRAGMA application_id = 1095912523;
+PRAGMA user_version = 1;
+";
+
+const SELECT_EVENTS: &str = "SELECT seq, CAST(prev_hash AS BLOB), CAST(hash AS BLOB), \
+    CAST(body AS BLOB) FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
+const SELECT_LAST_EVENTS: &str = "SELECT seq, CAST(prev_hash AS BLOB), CAST(hash AS BLOB), \
+    CAST(body AS BLOB) FROM events ORDER BY seq DESC LIMIT ?";
+const SELECT_CHECKPOINTS: &str = "SELECT seq, CAST(head_hash AS BLOB), CAST(time AS TEXT), \
+    CAST(public_key AS BLOB), CAST(signature AS BLOB) FROM checkpoints \
+    WHERE seq > ? AND seq <= ? ORDER BY seq, id";
+
+/// The embedded SQLite audit store.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// The database file name inside the data directory.
+    pub const FILE_NAME: &str = "audit.db";
+
+    /// Opens the store at `path`, creating the file (and its directory) and the schema if
+    /// missing (the gateway).
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        Self::open_with(path, true).await
+    }
+
+    /// Opens an existing store, never creating one (the CLI).
+    pub async fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Self::open_with(path, false).await
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection (the WAL is checkpointed into the main file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn open_with(path: &Path, create: bool) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::from_sqlx(path, e))?;
+        let store = Self {
+            pool,
+            path: path.to_path_buf(),
+        };
+        store.check_schema(create).await?;
+        Ok(store)
+    }
+
+    async fn check_schema(&self, create: bool) -> Result<(), StoreError> {
+        let scalar = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool);
+        let app = scalar("PRAGMA application_id")
+            .await
+            .map_err(|e| self.err(e))?;
+        let version = scalar("PRAGMA user_version")
+            .await
+            .map_err(|e| self.err(e))?;
+        let objects = scalar("SELECT count(*) FROM sqlite_master")
+            .await
+            .map_err(|e| self.err(e))?;
+        let reason = match (app, objects) {
+            (APPLICATION_ID, _) if version == SCHEMA_VERSION => return Ok(()),
+            (APPLICATION_ID, _) => format!("its schema version {version} is not supported"),
+            (0, 0) if create => return self.create_schema().await,
+            (0, 0) => "it is empty".to_owned(),
+            _ => "it is a SQLite database of another application".to_owned(),
+        };
+        Err(StoreError::NotAStore {
+            path: self.path.clone(),
+            reason,
+        })
+    }
+
+    async fn create_schema(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        tx.execute(sqlx::raw_sql(SCHEMA))
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    fn err(&self, error: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx(&self.path, error)
+    }
+
+    async fn verify_snapshot(&self, trusted: Option<PublicKey>) -> Result<Verdict, StoreError> {
+        // One read transaction: a consistent snapshot even while the gateway appends.
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut verifier = Verifier::new(trusted);
+        let mut after = i64::MIN;
+        loop {
+            let rows = select_events(&mut *tx, after, VERIFY_PAGE)
+                .await
+                .map_err(|e| self.err(e))?;
+            let Some(high) = rows.last().map(|row| row.seq) else {
+                break;
+            };
+            let checkpoints = select_checkpoints(&mut *tx, after, high)
+                .await
+                .map_err(|e| self.err(e))?;
+            for checkpoint in &checkpoints {
+                if let Err(problem) = verifier.checkpoint(checkpoint) {
+                    return Ok(Err(problem));
+                }
+            }
+            for row in &rows {
+                if let Err(problem) = verifier.event(row) {
+                    return Ok(Err(problem));
+                }
+            }
+            after = high;
+        }
+        let trailing = select_checkpoints(&mut *tx, after, i64::MAX)
+            .await
+            .map_err(|e| self.err(e))?;
+        for checkpoint in &trailing {
+            if let Err(problem) = verifier.checkpoint(checkpoint) {
+                return Ok(Err(problem));
+            }
+        }
+        Ok(verifier.finish())
+    }
+}
+
+type Verdict = Result<Report, Problem>;
+
+impl AuditStore for SqliteStore {
+    async fn head(&self) -> Result<ChainHead, StoreError> {
+        let rows = select_last_events(&self.pool, 1)
+            .await
+            .map_err(|e| self.err(e))?;
+        let Some(row) = rows.first() else {
+            return Ok(ChainHead::EMPTY);
+        };
+        let bad = |error| StoreError::BadHead {
+            path: self.path.clone(),
+            error,
+        };
+        let seq = u64::try_from(row.seq).map_err(|_| bad(DecodeError::Position))?;
+        let (_, hash) = row.hashes().map_err(bad)?;
+        Ok(ChainHead { seq, hash })
+    }
+
+    async fn last_checkpoint(&self) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM checkpoints")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(seq.and_then(|seq| u64::try_from(seq).ok()))
+    }
+
+    async fn append(
+        &self,
+        events: &[SealedEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO events (seq, prev_hash, hash, body) ");
+            let mut seqs = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                seqs.push(i64::try_from(event.seq).map_err(|_| StoreError::SeqRange(event.seq))?);
+            }
+            insert.push_values(chunk.iter().zip(seqs), |mut values, (event, seq)| {
+                values.push_bind(seq);
+                values.push_bind(event.prev_hash.as_bytes().as_slice());
+                values.push_bind(event.hash.as_bytes().as_slice());
+                values.push_bind(event.body.as_str());
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        if let Some(checkpoint) = checkpoint {
+            insert_checkpoint(&mut tx, checkpoint)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let after = i64::try_from(after).map_err(|_| StoreError::SeqRange(after))?;
+        select_events(&self.pool, after, i64::from(limit))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn last_events(&self, count: u32) -> Result<Vec<StoredRow>, StoreError> {
+        let mut rows = select_last_events(&self.pool, i64::from(count)).await;
+        rows = rows.map(|mut rows| {
+            rows.reverse();
+            rows
+        });
+        rows.map_err(|e| self.err(e))
+    }
+
+    async fn checkpoints_between(
+        &self,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let after = i64::try_from(after).map_err(|_| StoreError::SeqRange(after))?;
+        let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
+        select_checkpoints(&self.pool, after, up_to)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn verify(&self, trusted: Option<PublicKey>) -> Result<Verdict, StoreError> {
+        self.verify_snapshot(trusted).await
+    }
+}
+
+async fn insert_checkpoint(
+    tx: &mut sqlx::SqliteConnection,
+    checkpoint: &Checkpoint,
+) -> Result<(), sqlx::Error> {
+    let seq = i64::try_from(checkpoint.seq).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO checkpoints (seq, head_hash, time, key_id, public_key, signature) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(seq)
+    .bind(checkpoint.head_hash.as_bytes().as_slice())
+    .bind(checkpoint.time.as_str())
+    .bind(checkpoint.key_id().to_string())
+    .bind(checkpoint.public_key.to_bytes().as_slice())
+    .bind(checkpoint.signature.as_slice())
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+async fn select_events<'e>(
+    executor: impl Executor<'e, Database = Sqlite>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredRow>, sqlx::Error> {
+    let rows = sqlx::query(SELECT_EVENTS)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(executor)
+        .await?;
+    rows.iter().map(stored_row).collect()
+}
+
+async fn select_last_events<'e>(
+    executor: impl Executor<'e, Database = Sqlite>,
+    limit: i64,
+) -> Result<Vec<StoredRow>, sqlx::Error> {
+    let rows = sqlx::query(SELECT_LAST_EVENTS)
+        .bind(limit)
+        .fetch_all(executor)
+        .await?;
+    rows.iter().map(stored_row).collect()
+}
+
+async fn select_checkpoints<'e>(
+    executor: impl Executor<'e, Database = Sqlite>,
+    after: i64,
+    up_to: i64,
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    let rows = sqlx::query(SELECT_CHECKPOINTS)
+        .bind(after)
+        .bind(up_to)
+        .fetch_all(executor)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredCheckpoint {
+                seq: row.try_get(0)?,
+                head_hash: blob(row, 1)?,
+                time: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                public_key: blob(row, 3)?,
+                signature: blob(row, 4)?,
+            })
+        })
+        .collect()
+}
+
+fn stored_row(row: &SqliteRow) -> Result<StoredRow, sqlx::Error> {
+    Ok(StoredRow {
+        seq: row.try_get(0)?,
+        prev_hash: blob(row, 1)?,
+        hash: blob(row, 2)?,
+        body: blob(row, 3)?,
+    })
+}
+
+fn blob(row: &SqliteRow, index: usize) -> Result<Vec<u8>, sqlx::Error> {
+    Ok(row
+        .try_get::<Option<Vec<u8>>, _>(index)?
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_database_is_durable_wal_and_marked_as_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("data").join("audit.db"))
+            .await
+            .unwrap();
+        let text = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).fetch_one(&store.pool);
+        let int = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&store.pool);
+        assert_eq!(text("PRAGMA journal_mode").await.unwrap(), "wal");
+        assert_eq!(int("PRAGMA synchronous").await.unwrap(), 2); // FULL
+        assert_eq!(int("PRAGMA application_id").await.unwrap(), APPLICATION_ID);
+        let row = "INSERT INTO events VALUES (1, x'00', x'00', '{}')";
+        sqlx::query(row).execute(&store.pool).await.unwrap();
+        let error = sqlx::query("DELETE FROM events")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("audit events are append-only"),
+            "{error}"
+        );
+        let error = store.head().await.unwrap_err().to_string();
+        assert!(
+            error.contains("is unreadable (the prev_hash column is not a 32-byte"),
+            "{error}"
+        );
+    }
+}

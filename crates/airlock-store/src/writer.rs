@@ -1,0 +1,288 @@
+//! [`AuditWriter`]: group commit. Callers send events through a bounded channel; one task
+//! seals whatever is queued (up to `max_batch`) into the chain, stores it in one durable
+//! transaction, and only then answers each caller with its [`Receipt`]. A failed write answers
+//! every caller of the batch with the error (fail closed) and resynchronises the chain from
+//! the store. Checkpoints are signed every `checkpoint_every` events, every
+//! `checkpoint_interval` if there are unsigned events, on request, and on close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_audit::{AuditEvent, AuditKey, Chain, ChainHash, ChainHead, Checkpoint, SealedEvent};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+
+use crate::{AuditStore, StoreError, WriteError};
+
+/// Tuning of the group-commit writer.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Most events stored in one transaction.
+    pub max_batch: usize,
+    /// Capacity of the queue; appenders wait when it is full (backpressure).
+    pub queue: usize,
+    /// Sign a checkpoint after this many events.
+    pub checkpoint_every: u64,
+    /// Sign a checkpoint this long after the last one if events were added since.
+    pub checkpoint_interval: Duration,
+}
+
+/// Proof that an event is durable: its place in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    pub hash: ChainHash,
+}
+
+/// A cheap, cloneable handle for appending events. The writer task stops (after signing a
+/// final checkpoint) when [`AuditWriter::close`] is called or every handle is dropped.
+#[derive(Clone, Debug)]
+pub struct AuditWriter {
+    requests: mpsc::Sender<Request>,
+}
+
+/// The writer task; join it to learn how it ended.
+#[derive(Debug)]
+pub struct WriterTask {
+    handle: JoinHandle<Result<(), StoreError>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
+
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "appends dominate; boxing them only adds an allocation"
+)]
+enum Request {
+    Append(AuditEvent, Reply<Receipt>),
+    Checkpoint(Reply<ChainHead>),
+    Close(Reply<ChainHead>),
+}
+
+struct Task<S> {
+    store: S,
+    key: AuditKey,
+    config: WriterConfig,
+    chain: Chain,
+    /// Events stored since the last checkpoint.
+    unsigned: u64,
+    last_signed: Instant,
+    events: Vec<SealedEvent>,
+    replies: Vec<Reply<Receipt>>,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 4096,
+            queue: 16_384,
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl AuditWriter {
+    /// Resumes the chain from the store's head and starts the writer task.
+    pub async fn start<S: AuditStore>(
+        store: S,
+        key: AuditKey,
+        config: WriterConfig,
+    ) -> Result<(Self, WriterTask), StoreError> {
+        let head = store.head().await?;
+        let signed = store.last_checkpoint().await?.unwrap_or(0);
+        let (requests, inbox) = mpsc::channel(config.queue.max(1));
+        let task = Task {
+            store,
+            key,
+            chain: Chain::resume(head),
+            unsigned: head.seq.saturating_sub(signed),
+            last_signed: Instant::now(),
+            events: Vec::with_capacity(config.max_batch),
+            replies: Vec::with_capacity(config.max_batch),
+            config,
+        };
+        let handle = tokio::spawn(task.run(inbox));
+        Ok((Self { requests }, WriterTask { handle }))
+    }
+
+    /// Appends `event`; resolves once it is durably stored (or with the reason it is not).
+    pub async fn append(&self, event: AuditEvent) -> Result<Receipt, WriteError> {
+        self.call(|reply| Request::Append(event, reply)).await
+    }
+
+    /// Signs and stores a checkpoint of the current head now (if there are unsigned events).
+    pub async fn checkpoint(&self) -> Result<ChainHead, WriteError> {
+        self.call(Request::Checkpoint).await
+    }
+
+    /// Stores what is queued, signs a final checkpoint and stops the writer; later appends
+    /// fail with [`WriteError::Closed`].
+    pub async fn close(&self) -> Result<ChainHead, WriteError> {
+        self.call(Request::Close).await
+    }
+
+    async fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .await
+            .map_err(|_| WriteError::Closed)?;
+        answer.await.unwrap_or(Err(WriteError::Closed))
+    }
+}
+
+impl WriterTask {
+    /// Waits for the writer task to end; the error of its final checkpoint, if any.
+    pub async fn join(self) -> Result<(), StoreError> {
+        self.handle
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl<S: AuditStore> Task<S> {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Request>) -> Result<(), StoreError> {
+        let mut batch = Vec::with_capacity(self.config.max_batch);
+        loop {
+            let deadline = self.last_signed + self.config.checkpoint_interval;
+            let due = self.unsigned > 0;
+            tokio::select! {
+                received = inbox.recv_many(&mut batch, self.config.max_batch) => {
+                    if received == 0 {
+                        break;
+                    }
+                }
+                () = sleep_until(deadline), if due => {
+                    if let Err(error) = self.sign().await {
+                        tracing::error!(%error, "audit checkpoint failed");
+                        self.last_signed = Instant::now(); // retry after another interval
+                    }
+                    continue;
+                }
+            }
+            if self.process(&mut batch).await {
+                break;
+            }
+        }
+        inbox.close();
+        while let Some(request) = inbox.recv().await {
+            refuse(request);
+        }
+        self.sign().await.map(|_| ()).map_err(unshare)
+    }
+
+    /// Handles one batch of requests in order; `true` once asked to close.
+    async fn process(&mut self, batch: &mut Vec<Request>) -> bool {
+        let mut requests = batch.drain(..);
+        while let Some(request) = requests.next() {
+            match request {
+                Request::Append(event, reply) => match self.chain.seal(&event) {
+                    Ok(sealed) => {
+                        self.events.push(sealed);
+                        self.replies.push(reply);
+                    }
+                    Err(error) => drop(reply.send(Err(WriteError::Rejected(error.to_string())))),
+                },
+                Request::Checkpoint(reply) => {
+                    self.commit().await;
+                    drop(reply.send(self.sign().await));
+                }
+                Request::Close(reply) => {
+                    self.commit().await;
+                    drop(reply.send(self.sign().await));
+                    requests.for_each(refuse);
+                    return true;
+                }
+            }
+        }
+        drop(requests);
+        self.commit().await;
+        false
+    }
+
+    /// Stores the sealed events (with a checkpoint if one is due) and answers their callers.
+    async fn commit(&mut self) {
+        let Some(first) = self.events.first() else {
+            return;
+        };
+        let base = ChainHead {
+            seq: first.seq.saturating_sub(1),
+            hash: first.prev_hash,
+        };
+        let count = u64::try_from(self.events.len()).unwrap_or(u64::MAX);
+        let due = self.unsigned.saturating_add(count) >= self.config.checkpoint_every;
+        let checkpoint = due.then(|| Checkpoint::sign(self.chain.head(), now(), &self.key).ok());
+        let checkpoint = checkpoint.flatten();
+        let result = self.store.append(&self.events, checkpoint.as_ref()).await;
+        let replies = self.replies.drain(..);
+        match result {
+            Ok(()) => {
+                for (event, reply) in self.events.iter().zip(replies) {
+                    drop(reply.send(Ok(Receipt {
+                        seq: event.seq,
+                        hash: event.hash,
+                    })));
+                }
+                self.unsigned = self.unsigned.saturating_add(count);
+                if checkpoint.is_some() {
+                    self.signed();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, events = count, "audit write failed");
+                let error = WriteError::Store(Arc::new(error));
+                replies.for_each(|reply| drop(reply.send(Err(error.clone()))));
+                let head = self.store.head().await.unwrap_or(base);
+                self.chain = Chain::resume(head);
+            }
+        }
+        self.events.clear();
+    }
+
+    /// Signs and stores a checkpoint of the head if events were stored since the last one.
+    async fn sign(&mut self) -> Result<ChainHead, WriteError> {
+        let head = self.chain.head();
+        if self.unsigned == 0 {
+            return Ok(head);
+        }
+        let checkpoint = Checkpoint::sign(head, now(), &self.key)
+            .map_err(|e| WriteError::Rejected(e.to_string()))?;
+        self.store
+            .append(&[], Some(&checkpoint))
+            .await
+            .map_err(|e| WriteError::Store(Arc::new(e)))?;
+        self.signed();
+        Ok(head)
+    }
+
+    fn signed(&mut self) {
+        self.unsigned = 0;
+        self.last_signed = Instant::now();
+    }
+}
+
+fn refuse(request: Request) {
+    match request {
+        Request::Append(_, reply) => drop(reply.send(Err(WriteError::Closed))),
+        Request::Checkpoint(reply) | Request::Close(reply) => {
+            drop(reply.send(Err(WriteError::Closed)));
+        }
+    }
+}
+
+fn unshare(error: WriteError) -> StoreError {
+    match error {
+        WriteError::Store(error) => {
+            Arc::try_unwrap(error).unwrap_or_else(|shared| StoreError::Task(shared.to_string()))
+        }
+        WriteError::Closed | WriteError::Rejected(_) => StoreError::Task(error.to_string()),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}

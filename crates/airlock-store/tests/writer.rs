@@ -1,0 +1,176 @@
+//! The group-commit writer: ordering under concurrency, durability receipts, resuming,
+//! checkpoints, and failing closed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use airlock_audit::{
+    ChainHead, Checkpoint, Problem, PublicKey, Report, SealedEvent, StoredCheckpoint, StoredRow,
+};
+use airlock_store::{AuditStore, AuditWriter, SqliteStore, StoreError, WriteError, WriterConfig};
+use common::{event, key, verify, write_log};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_get_distinct_durable_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let config = WriterConfig {
+        checkpoint_every: 500,
+        ..WriterConfig::default()
+    };
+    let (writer, task) = AuditWriter::start(store.clone(), key(), config)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..250 {
+                seqs.push(writer.append(event(t * 1000 + i)).await.unwrap().seq);
+            }
+            seqs
+        }));
+    }
+    let mut seqs = BTreeSet::new();
+    for task in tasks {
+        seqs.extend(task.await.unwrap());
+    }
+    assert_eq!(seqs, (1..=2000).collect());
+    drop(writer);
+    task.join().await.unwrap();
+    let report = store.verify(Some(key().public())).await.unwrap().unwrap();
+    assert_eq!((report.events, report.last_checkpoint), (2000, Some(2000)));
+    assert!(report.checkpoints >= 4, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_reopened_log_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    write_log(&path, 10, WriterConfig::default()).await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (writer, task) = AuditWriter::start(store.clone(), key(), WriterConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(writer.append(event(11)).await.unwrap().seq, 11);
+    let head = writer.close().await.unwrap();
+    assert_eq!(head.seq, 11);
+    assert!(matches!(
+        writer.append(event(12)).await,
+        Err(WriteError::Closed)
+    ));
+    task.join().await.unwrap();
+    store.close().await;
+    let report = verify(&path).await.unwrap();
+    assert_eq!((report.events, report.checkpoints), (11, 2));
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_on_a_timer_and_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let config = WriterConfig {
+        checkpoint_interval: Duration::from_millis(50),
+        ..WriterConfig::default()
+    };
+    let (writer, _task) = AuditWriter::start(store.clone(), key(), config)
+        .await
+        .unwrap();
+    writer.append(event(1)).await.unwrap();
+    writer.append(event(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.last_checkpoint().await.unwrap(), Some(2));
+    writer.append(event(3)).await.unwrap();
+    assert_eq!(writer.checkpoint().await.unwrap().seq, 3);
+    assert_eq!(store.last_checkpoint().await.unwrap(), Some(3));
+}
+
+/// A store whose writes fail while `failing` is set.
+#[derive(Clone)]
+struct Flaky {
+    inner: SqliteStore,
+    failing: Arc<AtomicBool>,
+}
+
+impl AuditStore for Flaky {
+    async fn head(&self) -> Result<ChainHead, StoreError> {
+        self.inner.head().await
+    }
+    async fn last_checkpoint(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.last_checkpoint().await
+    }
+    async fn append(
+        &self,
+        events: &[SealedEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Task("disk full".into()));
+        }
+        self.inner.append(events, checkpoint).await
+    }
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
+        self.inner.events_after(after, limit).await
+    }
+    async fn last_events(&self, count: u32) -> Result<Vec<StoredRow>, StoreError> {
+        self.inner.last_events(count).await
+    }
+    async fn checkpoints_between(
+        &self,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.inner.checkpoints_between(after, up_to).await
+    }
+    async fn verify(
+        &self,
+        trusted: Option<PublicKey>,
+    ) -> Result<Result<Report, Problem>, StoreError> {
+        self.inner.verify(trusted).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_every_waiter_and_the_chain_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqliteStore::open(&dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let failing = Arc::new(AtomicBool::new(false));
+    let store = Flaky {
+        inner: inner.clone(),
+        failing: failing.clone(),
+    };
+    let (writer, task) = AuditWriter::start(store, key(), WriterConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(writer.append(event(1)).await.unwrap().seq, 1);
+    failing.store(true, Ordering::SeqCst);
+    let waiters: Vec<_> = (2..12)
+        .map(|i| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.append(event(i)).await })
+        })
+        .collect();
+    for waiter in waiters {
+        let error = waiter.await.unwrap().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "audit log write failed: the audit writer task failed: disk full"
+        );
+    }
+    failing.store(false, Ordering::SeqCst);
+    assert_eq!(writer.append(event(12)).await.unwrap().seq, 2);
+    writer.close().await.unwrap();
+    task.join().await.unwrap();
+    let report = inner.verify(Some(key().public())).await.unwrap().unwrap();
+    assert_eq!(report.events, 2);
+}
