@@ -95,7 +95,7 @@ impl Decision {
 
     /// Combines matches: the verdict is the most severe one; rules are listed most severe first.
     pub fn from_matches(mut rules: Vec<RuleMatch>) -> Self {
-        rules.sort_by(|a, b| b.verdict.cmp(&a.verdict));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.verdict));
         let verdict = rules.first().map_or(Verdict::Allow, |r| r.verdict);
         rules.retain(|r| r.verdict == verdict || verdict != Verdict::Allow);
         Self { verdict, rules }

@@ -25,10 +25,10 @@ pub struct SqlFacts {
     pub unparseable: Option<String>,
     /// Number of top-level statements in the input.
     pub top_level_count: usize,
-    /// True when some fact was derived from a literal value (constant folding, a setting's
-    /// value, a function's literal argument, literal dynamic SQL). When false, the facts — and
-    /// so the decision — are the same for every input with this input's literal-normalized
-    /// fingerprint.
+    /// True when some fact could depend on a literal value (constant folding, a literal LIMIT,
+    /// a setting's value, a function's literal argument, literal dynamic SQL) or the input is
+    /// not plain DML. When false, the facts — and so the decision — are the same for every input
+    /// with this input's literal-normalized text (`airlock_inspect::shape_key`).
     pub literal_sensitive: bool,
 }
 

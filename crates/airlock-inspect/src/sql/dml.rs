@@ -47,8 +47,8 @@ impl Inspector {
         }
         if let Some(limit) = boxed(&s.limit_count) {
             // `LIMIT ALL` / `LIMIT NULL` do not limit; a literal limit makes the fact literal-bound.
+            self.literal_sensitive |= super::fold::is_constant_shape(limit);
             let value = super::fold::fold(limit);
-            self.literal_sensitive |= value.is_some();
             st.limited |= !matches!(value, Some(super::fold::Value::Null));
         }
         for node in &s.sort_clause {
@@ -217,27 +217,25 @@ fn filter(node: Option<&Node>, scope: &Scope, inspector: &mut Inspector) -> Wher
     match node {
         None => WhereClause::Absent,
         Some(node) => {
-            if always_true(node, scope) {
+            let verdict = if always_true(node, scope) {
                 WhereClause::AlwaysTrue
             } else {
-                inspector.literal_sensitive |= scope.literal_dependent(node);
                 WhereClause::Present
-            }
+            };
+            inspector.literal_sensitive |= scope.depended_on_literals();
+            verdict
         }
     }
 }
 
 fn merge_select(left: &mut Statement, right: Statement) {
-    let widest = |a: WhereClause, b: WhereClause| {
-        use WhereClause::*;
-        match (a, b) {
-            (Absent, _) | (_, Absent) => Absent,
-            (AlwaysTrue, _) | (_, AlwaysTrue) => AlwaysTrue,
-            (Present, _) | (_, Present) => Present,
-            (NotApplicable, NotApplicable) => NotApplicable,
-        }
+    use WhereClause::*;
+    left.where_clause = match (left.where_clause, right.where_clause) {
+        (Absent, _) | (_, Absent) => Absent,
+        (AlwaysTrue, _) | (_, AlwaysTrue) => AlwaysTrue,
+        (Present, _) | (_, Present) => Present,
+        (NotApplicable, NotApplicable) => NotApplicable,
     };
-    left.where_clause = widest(left.where_clause, right.where_clause);
     left.aggregate &= right.aggregate;
     left.select_star |= right.select_star;
     left.limited &= right.limited;

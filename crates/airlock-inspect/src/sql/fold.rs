@@ -22,6 +22,7 @@ impl Value {
     pub(crate) fn as_bool(&self) -> Option<bool> {
         match self {
             Self::Bool(b) => Some(*b),
+            Self::Int(i) => Some(*i != 0),
             Self::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "t" | "true" | "yes" | "y" | "on" | "1" => Some(true),
                 "f" | "false" | "no" | "n" | "off" | "0" => Some(false),
@@ -70,6 +71,31 @@ pub(crate) fn op_name(name: &[Node]) -> String {
     last(name).unwrap_or_default().to_owned()
 }
 
+/// True when the expression's value is fixed by literals or bind parameters alone (no column,
+/// no sub-query): another literal could change a verdict based on it. Structural: the answer
+/// is the same for every input with the same literal-normalized text.
+pub(crate) fn is_constant_shape(node: &NodeEnum) -> bool {
+    let all = |nodes: &[Node]| nodes.iter().all(|n| inner(n).is_none_or(is_constant_shape));
+    let opt = |node: &Option<Box<Node>>| boxed(node).is_none_or(is_constant_shape);
+    match node {
+        NodeEnum::AConst(_) | NodeEnum::ParamRef(_) => true,
+        NodeEnum::ColumnRef(_) | NodeEnum::SubLink(_) => false,
+        NodeEnum::TypeCast(t) => opt(&t.arg),
+        NodeEnum::AExpr(a) => opt(&a.lexpr) && opt(&a.rexpr),
+        NodeEnum::BoolExpr(b) => all(&b.args),
+        NodeEnum::FuncCall(f) => all(&f.args),
+        NodeEnum::CoalesceExpr(c) => all(&c.args),
+        NodeEnum::MinMaxExpr(m) => all(&m.args),
+        NodeEnum::CaseExpr(c) => opt(&c.arg) && all(&c.args) && opt(&c.defresult),
+        NodeEnum::CaseWhen(w) => opt(&w.expr) && opt(&w.result),
+        NodeEnum::NullTest(t) => opt(&t.arg),
+        NodeEnum::BooleanTest(t) => opt(&t.arg),
+        NodeEnum::List(l) => all(&l.items),
+        // Anything else: assume it may be literal-bound (never shares a cached decision).
+        _ => true,
+    }
+}
+
 /// Folds a literal expression; `None` when it depends on anything but literals.
 pub(crate) fn fold(node: &NodeEnum) -> Option<Value> {
     fold_with(node, &HashMap::new())
@@ -108,6 +134,31 @@ pub(crate) fn fold_with(node: &NodeEnum, vars: &HashMap<String, String>) -> Opti
         }
         NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => operator(a, vars),
         NodeEnum::FuncCall(f) => function(f, vars),
+        NodeEnum::CoalesceExpr(c) => {
+            let values: Option<Vec<Value>> = c
+                .args
+                .iter()
+                .map(|a| inner(a).and_then(|a| fold_with(a, vars)))
+                .collect();
+            values?
+                .into_iter()
+                .find(|v| *v != Value::Null)
+                .or(Some(Value::Null))
+        }
+        NodeEnum::CaseExpr(c) if c.arg.is_none() => {
+            for when in &c.args {
+                let Some(NodeEnum::CaseWhen(w)) = inner(when) else {
+                    return None;
+                };
+                if fold_with(boxed(&w.expr)?, vars)?.as_bool()? {
+                    return fold_with(boxed(&w.result)?, vars);
+                }
+            }
+            match boxed(&c.defresult) {
+                Some(d) => fold_with(d, vars),
+                None => Some(Value::Null),
+            }
+        }
         _ => None,
     }
 }
@@ -189,6 +240,10 @@ fn function(f: &pg_query::protobuf::FuncCall, vars: &HashMap<String, String>) ->
             Value::Str(rest.join(&text(0)?))
         }
         "lower" => Value::Str(text(0)?.to_lowercase()),
+        "length" | "char_length" | "character_length" => {
+            Value::Int(i128::try_from(text(0)?.chars().count()).ok()?)
+        }
+        "octet_length" => Value::Int(i128::try_from(text(0)?.len()).ok()?),
         "upper" => Value::Str(text(0)?.to_uppercase()),
         "btrim" | "trim" => Value::Str(text(0)?.trim().to_owned()),
         "replace" => Value::Str(text(0)?.replace(&text(1)?, &text(2)?)),

@@ -55,23 +55,17 @@ pub fn inspect(text: &str, options: &SqlOptions) -> SqlFacts {
 fn inspect_mode(text: &str, standard_conforming_strings: bool) -> SqlFacts {
     let mut parser = ParserOptions::DEFAULT;
     if !standard_conforming_strings {
-        parser = parser | ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS;
+        parser |= ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS;
     }
     let mut inspector = statement::Inspector::new(parser);
     let top_level_count = inspector.inspect_text(text, airlock_model::Origin::TopLevel, 0);
     inspector.finish(top_level_count)
 }
 
-/// A literal-normalized fingerprint of the input (constants ignored), or `None` when the
-/// input does not parse. Two inputs with the same fingerprint have the same facts unless
-/// [`SqlFacts::literal_sensitive`] is set for them.
-pub fn fingerprint(text: &str) -> Option<u64> {
-    pg_query::fingerprint(
-        text,
-        0,
-        pg_query::FingerprintOptions::RANGEVAR_PG17_COMPAT
-            | pg_query::FingerprintOptions::FULL_RELNAME,
-    )
-    .ok()
-    .map(|f| f.value)
+/// The input with every literal replaced by a placeholder (PostgreSQL's own normalization),
+/// or `None` when it does not parse. Two inputs with the same shape key have the same facts
+/// unless [`SqlFacts::literal_sensitive`] is set for them: the key keeps every identifier,
+/// operator and keyword, and literal sensitivity is decided from the tree's structure alone.
+pub fn shape_key(text: &str) -> Option<String> {
+    pg_query::normalize(text).ok()
 }

@@ -291,10 +291,10 @@ fn constants(tree: &Value) -> HashMap<String, String> {
     // Two passes let a constant refer to an earlier constant.
     for _ in 0..2 {
         for (name, candidates) in &values {
-            if let [Some(expr)] = candidates.as_slice() {
-                if let Some(v) = fold_expression(expr, &known) {
-                    known.insert(name.clone(), v);
-                }
+            if let [Some(expr)] = candidates.as_slice()
+                && let Some(v) = fold_expression(expr, &known)
+            {
+                known.insert(name.clone(), v);
             }
         }
     }

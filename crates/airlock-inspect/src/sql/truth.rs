@@ -7,7 +7,7 @@ use std::cell::Cell;
 use pg_query::NodeEnum;
 use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar, SubLinkType};
 
-use super::fold::{Value, fold, op_name};
+use super::fold::{Value, fold, is_constant_shape, op_name};
 use super::names::{boxed, inner, string};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,9 +93,9 @@ impl Scope {
         }
     }
 
-    /// True when the last verdict about a predicate relied on literal values.
-    pub(crate) fn literal_dependent(&self, node: &Node) -> bool {
-        let _ = self.eval(node);
+    /// True when a verdict reached in this scope looked at literal-shaped values, so another
+    /// literal could have changed it.
+    pub(crate) fn depended_on_literals(&self) -> bool {
         self.literal.get()
     }
 
@@ -131,9 +131,13 @@ impl Scope {
     }
 
     fn constant(&self, node: &NodeEnum) -> Truth {
-        let Some(value) = fold(node) else { return Truth::Unknown };
-        // The verdict now depends on literal values: another literal could flip it.
-        self.literal.set(true);
+        if is_constant_shape(node) {
+            // The verdict depends on literal values: another literal could flip it.
+            self.literal.set(true);
+        }
+        let Some(value) = fold(node) else {
+            return Truth::Unknown;
+        };
         match value.as_bool() {
             Some(true) => Truth::True,
             Some(false) => Truth::False,
@@ -180,14 +184,15 @@ impl Scope {
         };
         match kind {
             AExprKind::AexprOp => {
-                if let (Some(x), Some(y)) = (self.key_enum(l), self.key_enum(r)) {
-                    if x == y && !x.starts_with("c:") {
-                        return match op.as_str() {
-                            "=" | "<=" | ">=" => Truth::True,
-                            "<>" | "!=" | "<" | ">" => Truth::False,
-                            _ => Truth::Unknown,
-                        };
-                    }
+                if let (Some(x), Some(y)) = (self.key_enum(l), self.key_enum(r))
+                    && x == y
+                    && !x.starts_with("c:")
+                {
+                    return match op.as_str() {
+                        "=" | "<=" | ">=" => Truth::True,
+                        "<>" | "!=" | "<" | ">" => Truth::False,
+                        _ => Truth::Unknown,
+                    };
                 }
                 self.constant(&NodeEnum::AExpr(Box::new(a.clone())))
             }
@@ -201,11 +206,10 @@ impl Scope {
             }
             AExprKind::AexprIn if op == "=" => self.in_list(l, r),
             AExprKind::AexprLike | AExprKind::AexprIlike if op == "~~" || op == "~~*" => {
-                let pattern = fold(r);
-                if pattern.is_some() {
+                if is_constant_shape(r) {
                     self.literal.set(true);
                 }
-                match pattern {
+                match fold(r) {
                     Some(Value::Str(p)) if !p.is_empty() && p.chars().all(|c| c == '%') => {
                         Truth::True
                     }
@@ -227,11 +231,10 @@ impl Scope {
             if left_key.is_some() && self.key_enum(item) == left_key && left_value.is_none() {
                 return Truth::True;
             }
-            if let (Some(a), Some(b)) = (&left_value, fold(item)) {
-                self.literal.set(true);
-                if a.equals(&b) == Some(true) {
-                    return Truth::True;
-                }
+            if let (Some(a), Some(b)) = (&left_value, fold(item))
+                && a.equals(&b) == Some(true)
+            {
+                return Truth::True;
             }
         }
         Truth::Unknown
