@@ -8,8 +8,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
 cargo build --locked -p airlock
 airlock="$CARGO_TARGET_DIR/debug/airlock"
 echo "validating example policies"
-"$airlock" policy validate examples/policies/*.cedar
 "$airlock" policy show-default > "$CARGO_TARGET_DIR/default-pack.cedar"
-"$airlock" policy validate "$CARGO_TARGET_DIR/default-pack.cedar"
+"$airlock" policy validate "$CARGO_TARGET_DIR/default-pack.cedar" examples/policies/*.cedar
 
 cargo test --locked --workspace

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use airlock_inspect::SqlOptions;
 use airlock_model::{Command, Decision, Facts};
@@ -23,7 +24,7 @@ const CACHE_CAPACITY: usize = 16_384;
 /// same principal on the same target.
 #[derive(Debug)]
 pub struct Checkpoint {
-    policy: Policy,
+    policy: Arc<Policy>,
     options: SqlOptions,
     exact: HashMap<u64, HashMap<String, Decision>>,
     shapes: HashMap<u64, HashMap<String, Decision>>,
@@ -31,13 +32,14 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub fn new(policy: Policy) -> Self {
+    /// A checkpoint over a shared policy (one per session or task; the cache is its own).
+    pub fn new(policy: impl Into<Arc<Policy>>) -> Self {
         Self::with_options(policy, SqlOptions::default())
     }
 
-    pub fn with_options(policy: Policy, options: SqlOptions) -> Self {
+    pub fn with_options(policy: impl Into<Arc<Policy>>, options: SqlOptions) -> Self {
         Self {
-            policy,
+            policy: policy.into(),
             options,
             exact: HashMap::new(),
             shapes: HashMap::new(),

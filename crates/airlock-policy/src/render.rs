@@ -29,6 +29,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "granted",
     "origin",
     "parse_error",
+    "estimated_rows",
 ];
 
 /// Checks that every `{name}` in `template` is a known placeholder.
@@ -123,6 +124,9 @@ fn value(name: &str, subject: &Subject<'_>) -> String {
             "superuser",
         ),
         "origin" => origin(stmt.origin).to_owned(),
+        "estimated_rows" => stmt
+            .estimated_rows
+            .map_or_else(|| "an unknown number of".to_owned(), |n| n.to_string()),
         "parse_error" => subject
             .parse_error
             .unwrap_or("unknown parse error")

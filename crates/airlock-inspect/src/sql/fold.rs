@@ -75,8 +75,19 @@ pub(crate) fn op_name(name: &[Node]) -> String {
 /// no sub-query): another literal could change a verdict based on it. Structural: the answer
 /// is the same for every input with the same literal-normalized text.
 pub(crate) fn is_constant_shape(node: &NodeEnum) -> bool {
-    let all = |nodes: &[Node]| nodes.iter().all(|n| inner(n).is_none_or(is_constant_shape));
-    let opt = |node: &Option<Box<Node>>| boxed(node).is_none_or(is_constant_shape);
+    constant_shape(node, true)
+}
+
+/// True when the expression provably does not depend on the row (no column, no sub-query):
+/// as a row filter it matches every row or none. Unmodelled node types count as row-dependent.
+pub(crate) fn is_row_independent(node: &NodeEnum) -> bool {
+    constant_shape(node, false)
+}
+
+fn constant_shape(node: &NodeEnum, unknown: bool) -> bool {
+    let one = |n: &NodeEnum| constant_shape(n, unknown);
+    let all = |nodes: &[Node]| nodes.iter().all(|n| inner(n).is_none_or(one));
+    let opt = |node: &Option<Box<Node>>| boxed(node).is_none_or(one);
     match node {
         NodeEnum::AConst(_) | NodeEnum::ParamRef(_) => true,
         NodeEnum::ColumnRef(_) | NodeEnum::SubLink(_) => false,
@@ -91,8 +102,10 @@ pub(crate) fn is_constant_shape(node: &NodeEnum) -> bool {
         NodeEnum::NullTest(t) => opt(&t.arg),
         NodeEnum::BooleanTest(t) => opt(&t.arg),
         NodeEnum::List(l) => all(&l.items),
-        // Anything else: assume it may be literal-bound (never shares a cached decision).
-        _ => true,
+        NodeEnum::SqlvalueFunction(_) => true,
+        // Anything else: for caching, assume it may be literal-bound; for row filters, assume
+        // it depends on the row.
+        _ => unknown,
     }
 }
 

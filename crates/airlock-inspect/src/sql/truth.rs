@@ -7,7 +7,7 @@ use std::cell::Cell;
 use pg_query::NodeEnum;
 use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar, SubLinkType};
 
-use super::fold::{Value, fold, is_constant_shape, op_name};
+use super::fold::{Value, fold, is_constant_shape, is_row_independent, op_name};
 use super::names::{boxed, inner, string};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +61,11 @@ impl Scope {
         }
     }
 
-    /// A sub-select's scope: its own relations, the same target as the outer statement.
+    /// A sub-select's scope: its own relations first, then the outer ones (for correlated
+    /// references), and the same target as the outer statement.
     fn nested(&self, from: &[Node]) -> Self {
         let mut scope = Self::from_from_clause(None, from);
+        scope.aliases.extend(self.aliases.iter().cloned());
         scope.target = self.target.clone();
         scope
     }
@@ -83,8 +85,11 @@ impl Scope {
                 .iter()
                 .find(|(v, _)| v == q)
                 .map_or(q, |(_, r)| r.as_str()),
-            None if self.aliases.len() <= 1 => self.target.as_deref().unwrap_or(""),
-            None => self.aliases.first().map_or("", |(_, r)| r.as_str()),
+            // An unqualified column belongs to the innermost FROM's (first) relation.
+            None => self
+                .aliases
+                .first()
+                .map_or(self.target.as_deref().unwrap_or(""), |(_, r)| r.as_str()),
         };
         if self.target.as_deref() == Some(relation) {
             Some(format!("@target.{column}"))
@@ -158,7 +163,12 @@ impl Scope {
 
     fn or(&self, args: &[Node]) -> Truth {
         let truths: Vec<Truth> = args.iter().map(|a| self.eval(a)).collect();
-        if truths.contains(&Truth::True) || self.has_complement(args) {
+        // `… OR $2`, `… OR now() > x`: a disjunct that ignores the row matches every row
+        // whenever it holds.
+        let row_independent = args.iter().zip(&truths).any(|(a, t)| {
+            *t == Truth::Unknown && inner(a).is_some_and(is_row_independent)
+        });
+        if truths.contains(&Truth::True) || row_independent || self.has_complement(args) {
             Truth::True
         } else if truths.iter().all(|t| *t == Truth::False) {
             Truth::False
@@ -369,7 +379,13 @@ impl Scope {
     }
 }
 
-/// True when `node` provably matches every row in `scope`.
+/// True when `node` provably matches every row in `scope`: it is always true, or it does not
+/// depend on the row at all (`WHERE $1`, `WHERE now() > '2020-01-01'`) and is not provably
+/// false — such a filter matches every row or none.
 pub(crate) fn always_true(node: &Node, scope: &Scope) -> bool {
-    scope.eval(node) == Truth::True
+    match scope.eval(node) {
+        Truth::True => true,
+        Truth::False => false,
+        Truth::Unknown => inner(node).is_some_and(is_row_independent),
+    }
 }

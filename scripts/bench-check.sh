@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Throughput of `airlock check --jsonl` (one core: the replay is single-threaded) on a mix of
+# short OLTP statements, the shape of a real query log: pgbench's transaction (random keys),
+# point reads, selective updates and deletes, transactions, and a few catalog queries.
+#
+#   scripts/bench-check.sh [N]      (default N = 200000 statements)
+#
+# Prints: mix=<name> statements=<n> seconds=<s> statements_per_second=<n>
+# for the typical mix (repeating shapes, varying literals) and for a cold mix in which every
+# statement has a shape of its own (every decision is a full parse + policy evaluation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
+n="${1:-200000}"
+cargo build --release --locked -q -p airlock
+airlock="$CARGO_TARGET_DIR/release/airlock"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$n" "$work" <<'PY'
+import json, random, sys
+n, work = int(sys.argv[1]), sys.argv[2]
+random.seed(7)
+typical = [
+    lambda: f"SELECT abalance FROM pgbench_accounts WHERE aid = {random.randint(1, 10**7)}",
+    lambda: f"UPDATE pgbench_accounts SET abalance = abalance + {random.randint(-5000, 5000)} WHERE aid = {random.randint(1, 10**7)}",
+    lambda: f"UPDATE pgbench_tellers SET tbalance = tbalance + {random.randint(-5000, 5000)} WHERE tid = {random.randint(1, 100)}",
+    lambda: f"UPDATE pgbench_branches SET bbalance = bbalance + {random.randint(-5000, 5000)} WHERE bid = {random.randint(1, 10)}",
+    lambda: f"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ({random.randint(1,100)}, {random.randint(1,10)}, {random.randint(1,10**7)}, {random.randint(-5000,5000)}, CURRENT_TIMESTAMP)",
+    lambda: "BEGIN",
+    lambda: "COMMIT",
+    lambda: f"SELECT id, email, created_at FROM users WHERE id = {random.randint(1, 10**6)}",
+    lambda: f"SELECT o.id, o.total FROM orders o JOIN users u ON u.id = o.user_id WHERE u.id = {random.randint(1, 10**6)} ORDER BY o.created_at DESC LIMIT 20",
+    lambda: f"SELECT count(*) FROM orders WHERE status = 'open' AND created_at > now() - interval '{random.randint(1,30)} days'",
+    lambda: f"DELETE FROM sessions WHERE id = '{random.getrandbits(64):016x}'",
+    lambda: f"UPDATE users SET last_seen = now() WHERE id = {random.randint(1, 10**6)}",
+    lambda: "SELECT relname, n_live_tup FROM pg_stat_user_tables ORDER BY n_live_tup DESC LIMIT 10",
+]
+with open(f"{work}/typical.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"id": i, "command": random.choice(typical)()}) + "\n")
+# Cold: a column alias of its own in every statement gives every statement its own shape.
+with open(f"{work}/cold.jsonl", "w") as f:
+    for i in range(n // 10):
+        f.write(json.dumps({"id": i, "command": f"SELECT abalance AS c{i} FROM pgbench_accounts WHERE aid = {i}"}) + "\n")
+PY
+
+for mix in typical cold; do
+  lines=$(wc -l < "$work/$mix.jsonl")
+  start=$(date +%s.%N)
+  "$airlock" check --jsonl --input "$work/$mix.jsonl" > "$work/$mix.out"
+  end=$(date +%s.%N)
+  out=$(wc -l < "$work/$mix.out")
+  [ "$out" -eq "$lines" ] || { echo "expected $lines decisions, got $out" >&2; exit 1; }
+  python3 -c "import sys; n,s,e=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'mix=$mix statements={n} seconds={e-s:.2f} statements_per_second={n/(e-s):.0f}')" "$lines" "$start" "$end"
+done
+denied=$(grep -c '"decision":"deny"' "$work/typical.out" || true)
+echo "typical mix: $denied denied (expected 0: every statement is selective)"
