@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 /// Everything an inspector learned about one command.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "language", rename_all = "snake_case")]
 pub enum Facts {
     Sql(SqlFacts),
@@ -16,7 +16,7 @@ pub enum Facts {
 /// `statements` is flattened: a statement nested in a CTE, `EXPLAIN ANALYZE`, `COPY (query)`,
 /// a rule action, a DO block, a function body or literal dynamic SQL is listed on its own, with
 /// its [`Origin`], so a policy judges every statement that would run (now or later).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SqlFacts {
     pub statements: Vec<Statement>,
     /// The parser's message when the input (or a nested body) could not be parsed: airlock
@@ -33,7 +33,7 @@ pub struct SqlFacts {
 }
 
 /// One statement, top-level or nested.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Statement {
     pub kind: StatementKind,
     /// For create/alter/drop/grant/comment…: what kind of object (`table`, `schema`, `role`…).

@@ -4,7 +4,9 @@
 //! - `inspect`: parse + facts;
 //! - `checkpoint/cold`: inspect + Cedar with the default pack (no cache);
 //! - `checkpoint/same_text`: a repeated statement (exact-text cache);
-//! - `checkpoint/same_shape`: the same statement shape with a new literal each time (shape cache).
+//! - `checkpoint/same_shape`: the same statement shape with a new literal each time (shape cache);
+//! - `checkpoint/same_facts`: a new shape each time (a column alias of its own) with the same
+//!   facts (facts cache: inspection, no policy evaluation).
 //!
 //! Run: `cargo bench -p airlock-policy --bench checkpoint`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -38,7 +40,11 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("inspect", |b| {
         b.iter(|| {
-            airlock_inspect::inspect(ConnectionKind::Postgres, black_box(SQL), &SqlOptions::default())
+            airlock_inspect::inspect(
+                ConnectionKind::Postgres,
+                black_box(SQL),
+                &SqlOptions::default(),
+            )
         })
     });
     let one = command(SQL.to_owned());
@@ -46,16 +52,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| Checkpoint::new(policy.clone()).decide(black_box(&one)))
     });
     let mut warm = Checkpoint::new(policy.clone());
-    c.bench_function("checkpoint/same_text", |b| b.iter(|| warm.decide(black_box(&one))));
-    let shapes: Vec<Command> = (0..4096)
-        .map(|i| command(format!("SELECT abalance FROM pgbench_accounts WHERE aid = {}", i * 7919)))
-        .collect();
+    c.bench_function("checkpoint/same_text", |b| {
+        b.iter(|| warm.decide(black_box(&one)))
+    });
     let mut shaped = Checkpoint::new(policy.clone());
-    let mut i = 0usize;
+    let mut next = command(String::new());
+    let mut i = 0u64;
     c.bench_function("checkpoint/same_shape", |b| {
         b.iter(|| {
-            i = (i + 1) % shapes.len();
-            shaped.decide(black_box(&shapes[i]))
+            i += 1;
+            next.text = format!("SELECT abalance FROM pgbench_accounts WHERE aid = {i}");
+            shaped.decide(black_box(&next))
+        })
+    });
+    let mut same_facts = Checkpoint::new(policy.clone());
+    c.bench_function("checkpoint/same_facts", |b| {
+        b.iter(|| {
+            i += 1;
+            next.text = format!("SELECT abalance AS c{i} FROM pgbench_accounts WHERE aid = 1");
+            same_facts.decide(black_box(&next))
         })
     });
 }

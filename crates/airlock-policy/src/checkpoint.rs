@@ -1,5 +1,6 @@
-//! The checkpoint: inspect + decide, with a decision cache so repeated statements cost a
-//! hash lookup. Pure: the cache is plain data owned by the caller (one per session or task).
+//! The checkpoint: inspect + decide, with decision caches so repeated statements cost a hash
+//! lookup. Pure: the caches are plain data owned by the caller (one checkpoint per session or
+//! task), bounded, and never shared across identities or connections.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -10,29 +11,31 @@ use airlock_model::{Command, Decision, Facts};
 
 use crate::Policy;
 
-/// Entries per cache before it is cleared (bounded memory on replays of unique statements).
+/// Entries per checkpoint before its caches are cleared (bounded memory on long replays).
 const CACHE_CAPACITY: usize = 16_384;
 
-/// Inspects and decides commands under one policy, caching decisions:
-/// - by exact text (always valid: same input, same facts, same decision), and
-/// - by shape (the text with literals replaced, [`airlock_inspect::shape_key`]), only when the
-///   inspector reports that no fact can depend on a literal
-///   ([`airlock_model::SqlFacts::literal_sensitive`]) — so `WHERE aid = 42` and `WHERE aid = 43`
-///   share one decision, while `WHERE 1 = 1` and `WHERE 1 = 2` never do.
+/// Inspects and decides commands under one policy. Three caches, each exact:
+/// - by **text**: same input, same facts, same decision;
+/// - by **shape** (the text with literals replaced, [`airlock_inspect::shape_key`]), only when
+///   the inspector reports that no fact can depend on a literal
+///   ([`airlock_model::SqlFacts::literal_sensitive`]): `WHERE aid = 42` and `WHERE aid = 43`
+///   share a decision, `WHERE 1 = 1` and `WHERE 1 = 2` never do;
+/// - by **facts**: `decide` is a pure function of the caller, the connection, the protocol and
+///   the facts, so different texts with identical facts skip the policy evaluation.
 ///
-/// Keys include the identity, connection and protocol, so a decision is reused only for the
-/// same principal on the same target.
+/// Every key includes the identity, connection and protocol.
 #[derive(Debug)]
 pub struct Checkpoint {
     policy: Arc<Policy>,
     options: SqlOptions,
-    exact: HashMap<u64, HashMap<String, Decision>>,
-    shapes: HashMap<u64, HashMap<String, Decision>>,
+    by_text: HashMap<u64, HashMap<String, Decision>>,
+    by_shape: HashMap<u64, HashMap<String, Decision>>,
+    by_facts: HashMap<u64, HashMap<Facts, Decision>>,
     entries: usize,
 }
 
 impl Checkpoint {
-    /// A checkpoint over a shared policy (one per session or task; the cache is its own).
+    /// A checkpoint over a shared policy (one per session or task; the caches are its own).
     pub fn new(policy: impl Into<Arc<Policy>>) -> Self {
         Self::with_options(policy, SqlOptions::default())
     }
@@ -41,8 +44,9 @@ impl Checkpoint {
         Self {
             policy: policy.into(),
             options,
-            exact: HashMap::new(),
-            shapes: HashMap::new(),
+            by_text: HashMap::new(),
+            by_shape: HashMap::new(),
+            by_facts: HashMap::new(),
             entries: 0,
         }
     }
@@ -59,30 +63,40 @@ impl Checkpoint {
     /// Decides `command`: total, never fails (an internal failure is a deny).
     pub fn decide(&mut self, command: &Command) -> Decision {
         let context = context_key(command);
-        if let Some(hit) = self
-            .exact
-            .get(&context)
-            .and_then(|m| m.get(command.text.as_str()))
-        {
+        let text = command.text.as_str();
+        if let Some(hit) = self.by_text.get(&context).and_then(|m| m.get(text)) {
             return hit.clone();
         }
         let shape = self
             .shape_cache_usable()
-            .then(|| airlock_inspect::shape_key(&command.text))
+            .then(|| airlock_inspect::shape_key(text))
             .flatten();
         let hit = shape
             .as_deref()
-            .and_then(|key| self.shapes.get(&context)?.get(key));
-        if let Some(hit) = hit {
-            let decision = hit.clone();
-            self.remember(context, command, None, &decision);
+            .and_then(|key| self.by_shape.get(&context)?.get(key));
+        if let Some(decision) = hit.cloned() {
+            self.remember_text(context, command, &decision);
             return decision;
         }
         let facts = self.facts(command);
-        let decision = crate::decide(command, &facts, &self.policy);
+        let decision = match self.by_facts.get(&context).and_then(|m| m.get(&facts)) {
+            Some(hit) => hit.clone(),
+            None => crate::decide(command, &facts, &self.policy),
+        };
+        self.remember_text(context, command, &decision);
         let Facts::Sql(sql) = &facts;
-        let shape = shape.filter(|_| !sql.literal_sensitive);
-        self.remember(context, command, shape, &decision);
+        if let Some(key) = shape.filter(|_| !sql.literal_sensitive) {
+            self.by_shape
+                .entry(context)
+                .or_default()
+                .insert(key, decision.clone());
+            self.entries += 1;
+        }
+        self.by_facts
+            .entry(context)
+            .or_default()
+            .insert(facts, decision.clone());
+        self.entries += 1;
         decision
     }
 
@@ -90,30 +104,16 @@ impl Checkpoint {
         self.options.standard_conforming_strings && !self.options.both_string_modes
     }
 
-    fn remember(
-        &mut self,
-        context: u64,
-        command: &Command,
-        shape: Option<String>,
-        decision: &Decision,
-    ) {
+    fn remember_text(&mut self, context: u64, command: &Command, decision: &Decision) {
         if self.entries >= CACHE_CAPACITY {
-            self.exact.clear();
-            self.shapes.clear();
+            self.by_text.clear();
+            self.by_shape.clear();
+            self.by_facts.clear();
             self.entries = 0;
         }
-        self.exact
-            .entry(context)
-            .or_default()
-            .insert(command.text.clone(), decision.clone());
+        let texts = self.by_text.entry(context).or_default();
+        texts.insert(command.text.clone(), decision.clone());
         self.entries += 1;
-        if let Some(key) = shape {
-            self.shapes
-                .entry(context)
-                .or_default()
-                .insert(key, decision.clone());
-            self.entries += 1;
-        }
     }
 }
 

@@ -91,9 +91,18 @@ fn destroying_schema_or_data_wholesale_is_denied() {
         ("DELETE FROM users WHERE '1'::int = 1", Deny),
         ("DELETE FROM users WHERE id IN (SELECT id FROM users)", Deny),
         ("DELETE FROM users WHERE EXISTS (SELECT 1)", Deny),
-        ("DELETE FROM users u WHERE EXISTS (SELECT 1 FROM users u2 WHERE u2.id = u.id)", Deny),
-        ("DELETE FROM users WHERE id IN (SELECT users.id FROM users)", Deny),
-        ("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE true)", Deny),
+        (
+            "DELETE FROM users u WHERE EXISTS (SELECT 1 FROM users u2 WHERE u2.id = u.id)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id IN (SELECT users.id FROM users)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE true)",
+            Deny,
+        ),
         ("DELETE FROM users WHERE 1::bool", Deny),
         ("DELETE FROM users WHERE 'true'", Deny),
         ("DELETE FROM users WHERE coalesce(null, true)", Deny),

@@ -1,11 +1,19 @@
 //! The `airlock` binary as a user runs it: exit codes, output, replays and errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn airlock(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airlock")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn airlock_stdin(args: &[&str], input: &str) -> Output {
@@ -16,7 +24,12 @@ fn airlock_stdin(args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -40,7 +53,10 @@ fn exit_codes_follow_the_decision() {
     assert!(text.starts_with("deny"), "{text}");
     assert!(text.contains("pg-delete-all-rows"), "{text}");
     assert!(text.contains("`users`"), "{text}");
-    assert!(text.contains("instead:"), "the denial says what would be allowed: {text}");
+    assert!(
+        text.contains("instead:"),
+        "the denial says what would be allowed: {text}"
+    );
 
     let review = airlock(&["check", "GRANT SELECT ON users TO bob"]);
     assert_eq!(review.status.code(), Some(2), "{}", stdout(&review));
@@ -50,28 +66,55 @@ fn exit_codes_follow_the_decision() {
     assert_eq!(usage.status.code(), Some(3));
     let missing = airlock(&["check"]);
     assert_eq!(missing.status.code(), Some(3));
-    assert!(stderr(&missing).contains("give a command to check"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("give a command to check"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn environment_and_identity_options_change_the_decision() {
-    assert_eq!(airlock(&["check", "CREATE TABLE t (id int)"]).status.code(), Some(2));
-    assert_eq!(airlock(&["check", "--env", "dev", "CREATE TABLE t (id int)"]).status.code(), Some(0));
-    assert_eq!(airlock(&["check", "--env", "dev", "DROP TABLE t"]).status.code(), Some(1));
+    assert_eq!(
+        airlock(&["check", "CREATE TABLE t (id int)"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        airlock(&["check", "--env", "dev", "CREATE TABLE t (id int)"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        airlock(&["check", "--env", "dev", "DROP TABLE t"])
+            .status
+            .code(),
+        Some(1)
+    );
     let bad_name = airlock(&["check", "--principal", "", "SELECT 1"]);
     assert_eq!(bad_name.status.code(), Some(3));
-    assert!(stderr(&bad_name).contains("invalid principal"), "{}", stderr(&bad_name));
+    assert!(
+        stderr(&bad_name).contains("invalid principal"),
+        "{}",
+        stderr(&bad_name)
+    );
 }
 
 #[test]
 fn json_output_carries_decision_and_facts() {
-    let out = airlock(&["check", "--json", "DO $$ BEGIN EXECUTE 'DROP ' || 'TABLE t'; END $$"]);
+    let out = airlock(&[
+        "check",
+        "--json",
+        "DO $$ BEGIN EXECUTE 'DROP ' || 'TABLE t'; END $$",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(value["decision"]["verdict"], "deny");
     let statements = value["facts"]["statements"].as_array().unwrap();
     assert!(
-        statements.iter().any(|s| s["kind"] == "drop" && s["origin"] == "dynamic_sql"),
+        statements
+            .iter()
+            .any(|s| s["kind"] == "drop" && s["origin"] == "dynamic_sql"),
         "{statements:?}"
     );
 }
@@ -86,8 +129,10 @@ fn jsonl_replay_writes_one_line_per_input_in_order() {
     );
     let out = airlock_stdin(&["check", "--jsonl"], input);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let lines: Vec<serde_json::Value> =
-        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["id"], "a");
     assert_eq!(lines[0]["decision"], "deny");
@@ -100,17 +145,28 @@ fn jsonl_replay_writes_one_line_per_input_in_order() {
 
 #[test]
 fn unreadable_replay_input_is_a_clear_error() {
-    let out = airlock_stdin(&["check", "--jsonl"], "{\"id\": 1, \"command\": \"SELECT 1\"}\nnot json\n");
+    let out = airlock_stdin(
+        &["check", "--jsonl"],
+        "{\"id\": 1, \"command\": \"SELECT 1\"}\nnot json\n",
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "one output line per input line, the bad one marked");
+    assert_eq!(
+        lines.len(),
+        2,
+        "one output line per input line, the bad one marked"
+    );
     assert!(lines[1].contains("invalid-input"));
 
     let missing = airlock(&["check", "--jsonl", "--input", "/nonexistent/replay.jsonl"]);
     assert_eq!(missing.status.code(), Some(3));
-    assert!(stderr(&missing).contains("/nonexistent/replay.jsonl"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("/nonexistent/replay.jsonl"),
+        "{}",
+        stderr(&missing)
+    );
 
     let binary = airlock_stdin(&["check", "--jsonl"], "\u{0}\u{1}garbage\n");
     assert_eq!(binary.status.code(), Some(3));
@@ -134,7 +190,11 @@ fn a_broken_policy_file_is_refused_with_file_line_and_reason() {
 
     let validate = airlock(&["policy", "validate", path]);
     assert_eq!(validate.status.code(), Some(1));
-    assert!(stderr(&validate).contains("broken.cedar:5:"), "{}", stderr(&validate));
+    assert!(
+        stderr(&validate).contains("broken.cedar:5:"),
+        "{}",
+        stderr(&validate)
+    );
 }
 
 #[test]
@@ -148,8 +208,16 @@ fn the_default_pack_prints_validates_and_decides_like_the_builtin() {
     let validate = airlock(&["policy", "validate", path]);
     assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
     assert!(stdout(&validate).starts_with("ok:"));
-    for (sql, code) in [("DROP TABLE t", 1), ("SELECT * FROM users", 2), ("SELECT 1", 0)] {
-        assert_eq!(airlock(&["check", "--policy", path, sql]).status.code(), Some(code), "{sql}");
+    for (sql, code) in [
+        ("DROP TABLE t", 1),
+        ("SELECT * FROM users", 2),
+        ("SELECT 1", 0),
+    ] {
+        assert_eq!(
+            airlock(&["check", "--policy", path, sql]).status.code(),
+            Some(code),
+            "{sql}"
+        );
     }
 }
 
@@ -158,11 +226,22 @@ fn the_example_team_policy_validates_with_the_default_pack() {
     let dir = tempfile::tempdir().unwrap();
     let default = dir.path().join("default.cedar");
     std::fs::write(&default, airlock(&["policy", "show-default"]).stdout).unwrap();
-    let team = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/policies/team.cedar");
+    let team = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/policies/team.cedar"
+    );
     let default = default.to_str().unwrap();
     let validate = airlock(&["policy", "validate", default, team]);
     assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
-    let agent = ["check", "--policy", default, "--policy", team, "--principal-kind", "agent"];
+    let agent = [
+        "check",
+        "--policy",
+        default,
+        "--policy",
+        team,
+        "--principal-kind",
+        "agent",
+    ];
     let ddl = airlock(&[&agent[..], &["--env", "dev", "CREATE TABLE t (id int)"]].concat());
     assert_eq!(ddl.status.code(), Some(1), "{}", stdout(&ddl));
     assert!(stdout(&ddl).contains("team-agents-no-ddl"));
@@ -174,9 +253,17 @@ fn audit_verify_reports_a_missing_or_corrupt_store() {
     let data = dir.path().to_str().unwrap();
     let missing = airlock(&["--data-dir", data, "audit", "verify"]);
     assert_eq!(missing.status.code(), Some(1));
-    std::fs::write(dir.path().join("audit.db"), b"this is not a database at all").unwrap();
+    std::fs::write(
+        dir.path().join("audit.db"),
+        b"this is not a database at all",
+    )
+    .unwrap();
     let corrupt = airlock(&["--data-dir", data, "audit", "verify"]);
     assert_eq!(corrupt.status.code(), Some(1));
-    assert!(stderr(&corrupt).contains("audit.db"), "{}", stderr(&corrupt));
+    assert!(
+        stderr(&corrupt).contains("audit.db"),
+        "{}",
+        stderr(&corrupt)
+    );
     assert!(!stderr(&corrupt).contains("panicked"));
 }

@@ -165,9 +165,10 @@ impl Scope {
         let truths: Vec<Truth> = args.iter().map(|a| self.eval(a)).collect();
         // `… OR $2`, `… OR now() > x`: a disjunct that ignores the row matches every row
         // whenever it holds.
-        let row_independent = args.iter().zip(&truths).any(|(a, t)| {
-            *t == Truth::Unknown && inner(a).is_some_and(is_row_independent)
-        });
+        let row_independent = args
+            .iter()
+            .zip(&truths)
+            .any(|(a, t)| *t == Truth::Unknown && inner(a).is_some_and(is_row_independent));
         if truths.contains(&Truth::True) || row_independent || self.has_complement(args) {
             Truth::True
         } else if truths.iter().all(|t| *t == Truth::False) {
