@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
+# Snapshot tests compare, never write: review changes with `cargo insta review`.
+export INSTA_UPDATE="${INSTA_UPDATE:-no}"
 
 cargo build --locked -p airlock
 airlock="$CARGO_TARGET_DIR/debug/airlock"
