@@ -13,4 +13,8 @@ echo "validating example policies"
 "$airlock" policy show-default > "$CARGO_TARGET_DIR/default-pack.cedar"
 "$airlock" policy validate "$CARGO_TARGET_DIR/default-pack.cedar" examples/policies/*.cedar
 
-cargo test --locked --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --locked --workspace 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
