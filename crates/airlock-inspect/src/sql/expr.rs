@@ -2,9 +2,7 @@
 //! statements anywhere in a statement. Node types it does not model go to the generic
 //! fallback, so nothing is skipped.
 
-use airlock_model::{
-    DynamicSql, FunctionRisk, Origin, SettingChange, SettingScope, Statement, StatementFlag,
-};
+use airlock_model::{DynamicSql, Origin, SettingChange, SettingScope, Statement, StatementFlag};
 use pg_query::NodeEnum;
 use pg_query::protobuf::{FuncCall, Node};
 
@@ -170,9 +168,7 @@ impl Inspector {
         };
         st.functions.insert(qualified.to_owned());
         let risk = match schema {
-            Some(s) if s != "pg_catalog" => functions::risk(base)
-                .filter(|r| *r != FunctionRisk::Unknown)
-                .or(Some(FunctionRisk::Unknown)),
+            Some(s) if s != "pg_catalog" => functions::qualified_risk(base),
             _ => functions::risk(base),
         };
         if let Some(risk) = risk {

@@ -57,16 +57,66 @@ const KNOWN_EXTENSION: &[&str] = &[
     "hstore_to_jsonb",
 ];
 
+/// Built-ins added after PostgreSQL 15 (the list above was generated from a 15 server), so a
+/// newer server's harmless functions are not "unknown".
+const NEWER_BUILTINS: &[&str] = &[
+    "any_value",
+    "array_sample",
+    "array_shuffle",
+    "random_normal",
+    "date_add",
+    "date_subtract",
+    "pg_input_is_valid",
+    "pg_input_error_info",
+    "erf",
+    "erfc",
+    "system_user",
+    "json_scalar",
+    "json_serialize",
+    "to_bin",
+    "to_oct",
+    "uuid_extract_timestamp",
+    "uuid_extract_version",
+    "pg_basetype",
+    "pg_column_toast_chunk_id",
+    "array_reverse",
+    "array_sort",
+    "casefold",
+    "uuidv4",
+    "uuidv7",
+    "crc32",
+    "crc32c",
+    "gamma",
+    "lgamma",
+    "pg_get_acl",
+    "pg_get_loaded_modules",
+];
+
 /// Risk class of a function by its (unqualified, lower-case) name; `None` for harmless ones.
 pub(crate) fn risk(name: &str) -> Option<FunctionRisk> {
     if let Some(risk) = curated(name) {
         return Some(risk);
     }
-    if is_builtin(name) || KNOWN_EXTENSION.contains(&name) || name.starts_with("st_") {
+    if is_builtin(name) || NEWER_BUILTINS.contains(&name) || is_known_extension(name) {
         None
     } else {
         Some(FunctionRisk::Unknown)
     }
+}
+
+/// Risk class of a function called with an explicit schema other than `pg_catalog`: the
+/// curated classes still apply, known extension functions are harmless, and anything else
+/// (including a user function that shadows a built-in's name) is unknown.
+pub(crate) fn qualified_risk(name: &str) -> Option<FunctionRisk> {
+    match curated(name) {
+        Some(risk) => Some(risk),
+        None if is_known_extension(name) => None,
+        None => Some(FunctionRisk::Unknown),
+    }
+}
+
+fn is_known_extension(name: &str) -> bool {
+    KNOWN_EXTENSION.contains(&name) || name.starts_with("st_")
 }
 
 fn curated(name: &str) -> Option<FunctionRisk> {

@@ -8,6 +8,7 @@ mod fold;
 mod functions;
 mod names;
 mod plpgsql;
+mod plvars;
 mod statement;
 mod truth;
 mod utility;

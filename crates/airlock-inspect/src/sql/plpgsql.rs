@@ -2,8 +2,6 @@
 //! PL/pgSQL is parsed with PostgreSQL's own PL/pgSQL parser (through libpg_query); `EXECUTE`
 //! of SQL built from literals is folded and inspected like any other statement.
 
-use std::collections::HashMap;
-
 use airlock_model::{
     Access, DynamicSql, Origin, SettingScope, Statement, StatementFlag, StatementKind,
 };
@@ -12,9 +10,9 @@ use pg_query::protobuf::{CmdType, CreateFunctionStmt, DoStmt, Node, RuleStmt};
 use serde_json::Value;
 
 use super::ddl::untrusted;
-use super::fold::{Value as Folded, fold_with};
 use super::functions::is_untrusted_language;
 use super::names::{boxed, dotted, inner, relation, string};
+use super::plvars::{Vars, expr_query};
 use super::statement::Inspector;
 
 /// Keys of PL/pgSQL statements whose expression is SQL text built at run time.
@@ -138,7 +136,15 @@ impl Inspector {
         let on_write = [CmdType::CmdInsert, CmdType::CmdUpdate, CmdType::CmdDelete]
             .iter()
             .any(|c| *c as i32 == s.event);
-        if s.instead && s.actions.is_empty() && on_write {
+        // `DO INSTEAD NOTHING` (or INSTEAD of only reads/notifications) on a write: the write
+        // silently never happens.
+        let writes = s.actions.iter().any(|a| {
+            matches!(
+                inner(a),
+                Some(NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_))
+            )
+        });
+        if s.instead && on_write && !writes {
             st.flags.insert(StatementFlag::SwallowsWrites);
         }
         for action in &s.actions {
@@ -167,7 +173,7 @@ impl Inspector {
         for attempt in attempts {
             match pg_query::parse_plpgsql(&attempt) {
                 Ok(tree) => {
-                    let vars = constants(&tree);
+                    let vars = Vars::collect(&tree);
                     self.walk_plpgsql(st, &tree, &vars, origin, depth);
                     return;
                 }
@@ -181,7 +187,7 @@ impl Inspector {
         &mut self,
         st: &mut Statement,
         value: &Value,
-        vars: &HashMap<String, String>,
+        vars: &Vars,
         origin: Origin,
         depth: u8,
     ) {
@@ -236,131 +242,21 @@ impl Inspector {
     }
 
     /// `EXECUTE <expr>`: fold the expression to a literal and inspect it, or mark it opaque.
-    fn dynamic(
-        &mut self,
-        st: &mut Statement,
-        expr: &str,
-        vars: &HashMap<String, String>,
-        origin: Origin,
-        depth: u8,
-    ) {
-        match fold_expression(expr, vars) {
-            Some(sql) => {
+    fn dynamic(&mut self, st: &mut Statement, expr: &str, vars: &Vars, origin: Origin, depth: u8) {
+        match vars.fold_all(expr) {
+            Some(values) => {
                 st.dynamic_sql = st.dynamic_sql.max(DynamicSql::Literal);
                 let nested = if origin == Origin::FunctionBody {
                     origin
                 } else {
                     Origin::DynamicSql
                 };
-                self.inspect_text(&sql, nested, depth + 1);
+                for sql in values {
+                    self.inspect_text(&sql, nested, depth + 1);
+                }
             }
             None => st.dynamic_sql = DynamicSql::Opaque,
         }
-    }
-}
-
-/// `{"PLpgSQL_expr": {"query": "…"}}` → the query text.
-fn expr_query(value: Option<&Value>) -> Option<&str> {
-    value?.get("PLpgSQL_expr")?.get("query")?.as_str()
-}
-
-/// Folds a PL/pgSQL expression (`'DROP ' || 'TABLE t'`, `format(…)`) to its string value.
-fn fold_expression(expr: &str, vars: &HashMap<String, String>) -> Option<String> {
-    let parsed = pg_query::parse(&format!("SELECT {expr}"), 0).ok()?;
-    let raw = parsed.protobuf.stmts.first()?;
-    let Some(NodeEnum::SelectStmt(select)) = boxed(&raw.stmt) else {
-        return None;
-    };
-    let target = select.target_list.first().and_then(inner)?;
-    let NodeEnum::ResTarget(target) = target else {
-        return None;
-    };
-    match fold_with(boxed(&target.val)?, vars)? {
-        Folded::Str(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// Variables assigned exactly one foldable value (declaration default or assignment).
-fn constants(tree: &Value) -> HashMap<String, String> {
-    let mut names: HashMap<i64, String> = HashMap::new();
-    let mut values: HashMap<String, Vec<Option<String>>> = HashMap::new();
-    collect_datums(tree, &mut names, &mut values);
-    collect_assignments(tree, &names, &mut values);
-    let mut known = HashMap::new();
-    // Two passes let a constant refer to an earlier constant.
-    for _ in 0..2 {
-        for (name, candidates) in &values {
-            if let [Some(expr)] = candidates.as_slice()
-                && let Some(v) = fold_expression(expr, &known)
-            {
-                known.insert(name.clone(), v);
-            }
-        }
-    }
-    known
-}
-
-fn collect_datums(
-    tree: &Value,
-    names: &mut HashMap<i64, String>,
-    values: &mut HashMap<String, Vec<Option<String>>>,
-) {
-    let datums = tree
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|f| f.get("PLpgSQL_function"))
-        .and_then(|f| f.get("datums"))
-        .and_then(Value::as_array);
-    for (index, datum) in datums
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let Some(var) = datum.get("PLpgSQL_var") else {
-            continue;
-        };
-        let Some(name) = var.get("refname").and_then(Value::as_str) else {
-            continue;
-        };
-        names.insert(i64::try_from(index).unwrap_or(-1), name.to_owned());
-        if let Some(default) = expr_query(var.get("default_val")) {
-            values
-                .entry(name.to_owned())
-                .or_default()
-                .push(Some(default.to_owned()));
-        }
-    }
-}
-
-fn collect_assignments(
-    value: &Value,
-    names: &HashMap<i64, String>,
-    values: &mut HashMap<String, Vec<Option<String>>>,
-) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                if key == "PLpgSQL_stmt_assign" {
-                    let var = child
-                        .get("varno")
-                        .and_then(Value::as_i64)
-                        .and_then(|n| names.get(&n));
-                    let expr = expr_query(child.get("expr"))
-                        .and_then(|q| q.split_once(":="))
-                        .map(|(_, e)| e.trim().to_owned());
-                    if let Some(var) = var {
-                        values.entry(var.clone()).or_default().push(expr);
-                    }
-                }
-                collect_assignments(child, names, values);
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .for_each(|i| collect_assignments(i, names, values)),
-        _ => {}
     }
 }
 
