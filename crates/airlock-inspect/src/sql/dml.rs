@@ -3,7 +3,8 @@
 use airlock_model::{Access, Origin, Statement, StatementFlag, StatementKind, WhereClause};
 use pg_query::NodeEnum;
 use pg_query::protobuf::{
-    DeleteStmt, InsertStmt, MergeStmt, Node, RangeVar, SelectStmt, UpdateStmt, WithClause,
+    DeleteStmt, InsertStmt, MergeStmt, Node, RangeVar, ReturningClause, SelectStmt, UpdateStmt,
+    WithClause,
 };
 
 use super::names::{boxed, inner, is_system_relation, relation};
@@ -141,38 +142,51 @@ impl Inspector {
 
     pub(crate) fn update(&mut self, st: &mut Statement, s: &UpdateStmt, depth: u8) {
         st.kind = StatementKind::Update;
-        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
-        if let Some(rv) = &s.relation {
-            self.write_target(st, rv);
-        }
-        self.scan_all(st, &s.target_list, depth);
-        self.scan_all(st, &s.from_clause, depth);
-        if let Some(node) = s.where_clause.as_deref() {
-            self.scan(st, node, depth);
-        }
-        if let Some(returning) = &s.returning_clause {
-            self.scan_all(st, &returning.exprs, depth);
-        }
-        let scope = Scope::from_from_clause(s.relation.as_ref(), &s.from_clause);
-        st.where_clause = filter(s.where_clause.as_deref(), &scope, self);
-        self.ctes.truncate(scope_len);
+        let write = FilteredWrite {
+            relation: s.relation.as_ref(),
+            with: s.with_clause.as_ref(),
+            sources: &s.from_clause,
+            filter: s.where_clause.as_deref(),
+            returning: s.returning_clause.as_ref(),
+        };
+        self.filtered_write(st, &write, &s.target_list, depth);
     }
 
     pub(crate) fn delete(&mut self, st: &mut Statement, s: &DeleteStmt, depth: u8) {
         st.kind = StatementKind::Delete;
-        let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
-        if let Some(rv) = &s.relation {
+        let write = FilteredWrite {
+            relation: s.relation.as_ref(),
+            with: s.with_clause.as_ref(),
+            sources: &s.using_clause,
+            filter: s.where_clause.as_deref(),
+            returning: s.returning_clause.as_ref(),
+        };
+        self.filtered_write(st, &write, &[], depth);
+    }
+
+    /// UPDATE and DELETE: target written, sources read, the row filter judged in the scope of
+    /// the target and its sources (so self-joins are seen).
+    fn filtered_write(
+        &mut self,
+        st: &mut Statement,
+        w: &FilteredWrite<'_>,
+        set: &[Node],
+        depth: u8,
+    ) {
+        let scope_len = self.enter_with(st, w.with, depth);
+        if let Some(rv) = w.relation {
             self.write_target(st, rv);
         }
-        self.scan_all(st, &s.using_clause, depth);
-        if let Some(node) = s.where_clause.as_deref() {
+        self.scan_all(st, set, depth);
+        self.scan_all(st, w.sources, depth);
+        if let Some(node) = w.filter {
             self.scan(st, node, depth);
         }
-        if let Some(returning) = &s.returning_clause {
+        if let Some(returning) = w.returning {
             self.scan_all(st, &returning.exprs, depth);
         }
-        let scope = Scope::from_from_clause(s.relation.as_ref(), &s.using_clause);
-        st.where_clause = filter(s.where_clause.as_deref(), &scope, self);
+        let scope = Scope::from_from_clause(w.relation, w.sources);
+        st.where_clause = filter(w.filter, &scope, self);
         self.ctes.truncate(scope_len);
     }
 
@@ -204,6 +218,15 @@ impl Inspector {
         }
         st.touch(name, Access::Write);
     }
+}
+
+/// The parts of an UPDATE or DELETE that decide which rows it touches.
+struct FilteredWrite<'a> {
+    relation: Option<&'a RangeVar>,
+    with: Option<&'a WithClause>,
+    sources: &'a [Node],
+    filter: Option<&'a Node>,
+    returning: Option<&'a ReturningClause>,
 }
 
 /// Catalog tables whose direct modification changes roles, code or security.
