@@ -504,3 +504,99 @@ fn cache_never_shares_a_decision_across_literal_dependent_shapes() {
         Allow
     );
 }
+
+#[test]
+fn filters_that_ignore_the_row_or_mirror_the_target_match_every_row() {
+    check(&[
+        ("DELETE FROM users WHERE 'true'", Deny),
+        ("DELETE FROM users WHERE coalesce(null, true)", Deny),
+        ("DELETE FROM users WHERE CASE WHEN true THEN true END", Deny),
+        ("DELETE FROM users WHERE length('a') = 1", Deny),
+        ("DELETE FROM users WHERE now() > '2020-01-01'", Deny),
+        ("DELETE FROM users WHERE id = $1 OR $2", Deny),
+        ("DELETE FROM users WHERE ctid IS NOT NULL", Deny),
+        ("DELETE FROM users WHERE 'a' LIKE 'a'", Deny),
+        (
+            "DELETE FROM users WHERE id IN (SELECT users.id FROM users)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE true)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users USING (SELECT id FROM users) s WHERE users.id = s.id",
+            Deny,
+        ),
+        (
+            "MERGE INTO users t USING (SELECT 1 AS id) s ON t.id = s.id WHEN NOT MATCHED BY SOURCE THEN DELETE",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE id IN (SELECT id FROM bans)", Allow),
+        (
+            "DELETE FROM users u WHERE EXISTS (SELECT 1 FROM bans b WHERE b.user_id = u.id)",
+            Allow,
+        ),
+        (
+            "DELETE FROM users USING bans WHERE users.id = bans.user_id",
+            Allow,
+        ),
+        (
+            "DELETE FROM users USING (SELECT user_id FROM bans) b WHERE users.id = b.user_id",
+            Allow,
+        ),
+        (
+            "MERGE INTO users t USING staged s ON t.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name",
+            Allow,
+        ),
+        ("DELETE FROM users WHERE 1 = 2", Allow),
+        ("UPDATE users SET x = 1 WHERE id = $1", Allow),
+    ]);
+}
+
+#[test]
+fn plpgsql_variables_rules_and_functions() {
+    check(&[
+        (
+            "DO $$ DECLARE q text := 'DROP TABLE t'; BEGIN q := q || ' CASCADE'; EXECUTE q; END $$",
+            Deny,
+        ),
+        (
+            "DO $$ DECLARE q text; BEGIN IF now() > '2020-01-01' THEN q := 'SELECT 1'; ELSE q := 'TRUNCATE users'; END IF; EXECUTE q; END $$",
+            Deny,
+        ),
+        (
+            "DO $$ DECLARE t text := 'users'; BEGIN EXECUTE format('DROP TABLE %I', t); END $$",
+            Deny,
+        ),
+        (
+            "DO $$ DECLARE q text; BEGIN SELECT sql INTO q FROM jobs LIMIT 1; EXECUTE q; END $$",
+            Review,
+        ),
+        (
+            "CREATE RULE r AS ON UPDATE TO accounts DO INSTEAD SELECT 1",
+            Deny,
+        ),
+        ("SELECT public.uuid_generate_v4()", Allow),
+        ("SELECT casefold(name) FROM users WHERE id = 1", Allow),
+        (
+            "INSERT INTO events (id, at) VALUES (gen_random_uuid(), now())",
+            Allow,
+        ),
+        ("SELECT public.lower('X')", Review),
+    ]);
+}
+
+#[test]
+fn cache_keeps_literal_bound_predicates_apart() {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let mut decide = |sql: &str| checkpoint.decide(&command(sql, "prod")).verdict;
+    assert_eq!(decide("DELETE FROM users WHERE 0::bool"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE 1::bool"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE 'false'"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE 'true'"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE 3 IN (1, 2)"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE 2 IN (1, 2)"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE NULL IS NOT NULL"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE 'x' IS NOT NULL"), Deny);
+}

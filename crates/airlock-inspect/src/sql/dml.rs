@@ -3,8 +3,8 @@
 use airlock_model::{Access, Origin, Statement, StatementFlag, StatementKind, WhereClause};
 use pg_query::NodeEnum;
 use pg_query::protobuf::{
-    DeleteStmt, InsertStmt, MergeStmt, Node, RangeVar, ReturningClause, SelectStmt, UpdateStmt,
-    WithClause,
+    CmdType, DeleteStmt, InsertStmt, MergeMatchKind, MergeStmt, Node, RangeVar, ReturningClause,
+    SelectStmt, UpdateStmt, WithClause,
 };
 
 use super::names::{boxed, inner, is_system_relation, relation};
@@ -208,6 +208,16 @@ impl Inspector {
         let sources: Vec<Node> = s.source_relation.as_deref().cloned().into_iter().collect();
         let scope = Scope::from_from_clause(s.relation.as_ref(), &sources);
         st.where_clause = filter(s.join_condition.as_deref(), &scope, self);
+        // `WHEN NOT MATCHED BY SOURCE THEN DELETE/UPDATE` touches every target row the source
+        // lacks: with an empty or unrelated source, all of them.
+        let unmatched_write = s.merge_when_clauses.iter().any(|c| {
+            matches!(inner(c), Some(NodeEnum::MergeWhenClause(w))
+                if w.match_kind == MergeMatchKind::MergeWhenNotMatchedBySource as i32
+                    && w.command_type != CmdType::CmdNothing as i32)
+        });
+        if unmatched_write {
+            st.where_clause = WhereClause::AlwaysTrue;
+        }
         self.ctes.truncate(scope_len);
     }
 

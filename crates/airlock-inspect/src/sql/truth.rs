@@ -57,6 +57,14 @@ impl Scope {
                     self.collect(side);
                 }
             }
+            Some(NodeEnum::RangeSubselect(r)) => {
+                // `(SELECT id FROM t) s`: an unfiltered projection of one relation that keeps
+                // its column names stands for that relation.
+                let alias = r.alias.as_ref().map(|a| a.aliasname.clone());
+                if let (Some(alias), Some(relation)) = (alias, plain_projection(r)) {
+                    self.aliases.push((alias, relation));
+                }
+            }
             _ => {}
         }
     }
@@ -235,26 +243,48 @@ impl Scope {
         let NodeEnum::List(list) = r else {
             return Truth::Unknown;
         };
+        if is_constant_shape(l) {
+            self.literal.set(true);
+        }
         let left_key = self.key_enum(l);
         let left_value = fold(l);
+        let mut all_differ = left_value.is_some();
         for item in &list.items {
             let Some(item) = inner(item) else { continue };
             if left_key.is_some() && self.key_enum(item) == left_key && left_value.is_none() {
                 return Truth::True;
             }
-            if let (Some(a), Some(b)) = (&left_value, fold(item))
-                && a.equals(&b) == Some(true)
-            {
-                return Truth::True;
+            let item_value = fold(item);
+            match (&left_value, &item_value) {
+                (Some(a), Some(b)) if a.equals(b) == Some(true) => return Truth::True,
+                (Some(a), Some(b)) if a.equals(b) == Some(false) => {}
+                _ => all_differ = false,
             }
         }
-        Truth::Unknown
+        if all_differ {
+            Truth::False
+        } else {
+            Truth::Unknown
+        }
     }
 
     fn null_test(&self, t: &pg_query::protobuf::NullTest) -> Truth {
         let Some(arg) = boxed(&t.arg) else {
             return Truth::Unknown;
         };
+        if let NodeEnum::ColumnRef(c) = arg {
+            // System columns exist and are non-null in every row.
+            let system = c.fields.last().and_then(string).is_some_and(|name| {
+                matches!(
+                    name,
+                    "ctid" | "xmin" | "xmax" | "cmin" | "cmax" | "tableoid"
+                )
+            });
+            if system {
+                let not_null = t.nulltesttype == NullTestType::IsNotNull as i32;
+                return if not_null { Truth::True } else { Truth::False };
+            }
+        }
         let Some(value) = fold(arg) else {
             return Truth::Unknown;
         };
@@ -377,6 +407,29 @@ impl Scope {
             }
             _ => None,
         }
+    }
+}
+
+/// The relation a sub-select in FROM merely projects: one relation, no filter, no limit, no
+/// grouping, and output columns that are plain column references (or `*`).
+fn plain_projection(r: &pg_query::protobuf::RangeSubselect) -> Option<String> {
+    let Some(NodeEnum::SelectStmt(s)) = boxed(&r.subquery) else {
+        return None;
+    };
+    let simple = s.where_clause.is_none()
+        && s.limit_count.is_none()
+        && s.group_clause.is_empty()
+        && s.larg.is_none()
+        && s.from_clause.len() == 1
+        && s.target_list.iter().all(|t| match inner(t) {
+            Some(NodeEnum::ResTarget(rt)) => {
+                rt.name.is_empty() && matches!(boxed(&rt.val), Some(NodeEnum::ColumnRef(_)))
+            }
+            _ => false,
+        });
+    match s.from_clause.first().and_then(inner) {
+        Some(NodeEnum::RangeVar(rv)) if simple => Some(rv.relname.clone()),
+        _ => None,
     }
 }
 
