@@ -9,8 +9,13 @@
 # - typical: repeating shapes with varying literals (what a query log looks like);
 # - unique_shapes: every statement a shape of its own (a column alias of its own), facts repeat:
 #   every statement is parsed and inspected, the policy evaluation is cached;
-# - unique_facts: every statement touches a table of its own: a full parse, inspection and
-#   Cedar evaluation of the whole default pack per statement (the cold path).
+# - unique_tables: every statement touches a table of its own: parsed and inspected, and the
+#   policy evaluation is shared through name abstraction (no rule of the default pack names a
+#   table);
+# - diverse: 40 statement templates of every kind (reads, joins, DML, DDL, GRANT, SET, COPY,
+#   DO blocks, CTEs) over random table and column names and literals.
+# The fully cold path (every statement new in structure: parse + inspection + Cedar over the
+# whole pack) is `checkpoint/cold` in `cargo bench -p airlock-policy --bench checkpoint`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
@@ -45,12 +50,60 @@ with open(f"{work}/typical.jsonl", "w") as f:
 with open(f"{work}/unique_shapes.jsonl", "w") as f:
     for i in range(n // 4):
         f.write(json.dumps({"id": i, "command": f"SELECT abalance AS c{i} FROM pgbench_accounts WHERE aid = {i}"}) + "\n")
-with open(f"{work}/unique_facts.jsonl", "w") as f:
-    for i in range(n // 10):
+with open(f"{work}/unique_tables.jsonl", "w") as f:
+    for i in range(n // 4):
         f.write(json.dumps({"id": i, "command": f"SELECT abalance FROM accounts_{i} WHERE aid = {i}"}) + "\n")
+def t(): return random.choice(["users", "orders", "invoices", "events", "accounts", "items"]) + f"_{random.randint(1, 5000)}"
+def c(): return random.choice(["id", "name", "email", "status", "created_at", "amount"]) + str(random.randint(1, 50))
+def v(): return random.randint(1, 10**6)
+diverse = [
+    lambda: f"SELECT {c()}, {c()} FROM {t()} WHERE {c()} = {v()}",
+    lambda: f"SELECT * FROM {t()} WHERE {c()} > {v()} ORDER BY {c()} LIMIT {random.randint(1, 100)}",
+    lambda: f"SELECT count(*), max({c()}) FROM {t()} WHERE {c()} BETWEEN {v()} AND {v()}",
+    lambda: f"SELECT a.{c()} FROM {t()} a JOIN {t()} b ON b.{c()} = a.{c()} WHERE a.{c()} = {v()}",
+    lambda: f"SELECT {c()} FROM {t()} WHERE {c()} IN (SELECT {c()} FROM {t()} WHERE {c()} = {v()})",
+    lambda: f"WITH x AS (SELECT {c()} FROM {t()} WHERE {c()} = {v()}) SELECT * FROM x",
+    lambda: f"SELECT {c()}, sum({c()}) FROM {t()} GROUP BY {c()} HAVING sum({c()}) > {v()}",
+    lambda: f"SELECT lower({c()}), coalesce({c()}, 0) FROM {t()} WHERE {c()} = '{v()}'",
+    lambda: f"INSERT INTO {t()} ({c()}, {c()}) VALUES ({v()}, '{v()}') RETURNING {c()}",
+    lambda: f"INSERT INTO {t()} ({c()}) VALUES ({v()}) ON CONFLICT ({c()}) DO UPDATE SET {c()} = excluded.{c()}",
+    lambda: f"INSERT INTO {t()} SELECT * FROM {t()} WHERE {c()} < {v()}",
+    lambda: f"UPDATE {t()} SET {c()} = {c()} + {v()} WHERE {c()} = {v()}",
+    lambda: f"UPDATE {t()} SET {c()} = now() WHERE {c()} IN ({v()}, {v()}, {v()})",
+    lambda: f"DELETE FROM {t()} WHERE {c()} < now() - interval '{random.randint(1, 90)} days'",
+    lambda: f"DELETE FROM {t()} WHERE {c()} = {v()} RETURNING *",
+    lambda: f"DELETE FROM {t()}",
+    lambda: f"UPDATE {t()} SET {c()} = 0",
+    lambda: f"DELETE FROM {t()} WHERE 1 = 1",
+    lambda: f"TRUNCATE {t()}",
+    lambda: f"DROP TABLE IF EXISTS {t()}",
+    lambda: f"ALTER TABLE {t()} ADD COLUMN {c()} text",
+    lambda: f"ALTER TABLE {t()} DROP COLUMN {c()}",
+    lambda: f"CREATE INDEX ON {t()} ({c()})",
+    lambda: f"CREATE TABLE {t()} (id bigint PRIMARY KEY, {c()} text)",
+    lambda: f"GRANT SELECT ON {t()} TO role_{v()}",
+    lambda: f"SET statement_timeout = '{random.randint(1, 60)}s'",
+    lambda: f"SET search_path = app_{v()}, public",
+    lambda: f"SHOW {random.choice(['search_path', 'work_mem', 'timezone'])}",
+    lambda: "BEGIN",
+    lambda: "COMMIT",
+    lambda: f"SAVEPOINT sp_{v()}",
+    lambda: f"COPY {t()} TO STDOUT WITH CSV",
+    lambda: f"COPY {t()} FROM STDIN",
+    lambda: f"EXPLAIN SELECT * FROM {t()} WHERE {c()} = {v()}",
+    lambda: f"EXPLAIN ANALYZE DELETE FROM {t()} WHERE {c()} = {v()}",
+    lambda: f"SELECT pg_read_file('/tmp/{v()}')",
+    lambda: f"DO $$ BEGIN EXECUTE 'DELETE FROM {t()} WHERE {c()} = {v()}'; END $$",
+    lambda: f"SELECT json_agg(x) FROM {t()} x",
+    lambda: f"SELECT {c()} FROM {t()} WHERE {c()} = $1",
+    lambda: f"SELECT relname FROM pg_class WHERE relname = '{t()}'",
+]
+with open(f"{work}/diverse.jsonl", "w") as f:
+    for i in range(n // 4):
+        f.write(json.dumps({"id": i, "command": random.choice(diverse)()}) + "\n")
 PY
 
-for mix in typical unique_shapes unique_facts; do
+for mix in typical unique_shapes unique_tables diverse; do
   lines=$(wc -l < "$work/$mix.jsonl")
   start=$(date +%s.%N)
   "$airlock" check --jsonl --input "$work/$mix.jsonl" > "$work/$mix.out"

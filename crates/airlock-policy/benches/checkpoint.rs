@@ -6,7 +6,9 @@
 //! - `checkpoint/same_text`: a repeated statement (exact-text cache);
 //! - `checkpoint/same_shape`: the same statement shape with a new literal each time (shape cache);
 //! - `checkpoint/same_facts`: a new shape each time (a column alias of its own) with the same
-//!   facts (facts cache: inspection, no policy evaluation).
+//!   facts (evaluation cache: inspection, no policy evaluation);
+//! - `checkpoint/same_structure`: a new table each time (evaluation cache through name
+//!   abstraction: inspection, no policy evaluation, messages rendered with the real name).
 //!
 //! Run: `cargo bench -p airlock-policy --bench checkpoint`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -63,6 +65,14 @@ fn bench(c: &mut Criterion) {
             i += 1;
             next.text = format!("SELECT abalance FROM pgbench_accounts WHERE aid = {i}");
             shaped.decide(black_box(&next))
+        })
+    });
+    let mut same_structure = Checkpoint::new(policy.clone());
+    c.bench_function("checkpoint/same_structure", |b| {
+        b.iter(|| {
+            i += 1;
+            next.text = format!("SELECT abalance FROM accounts_{i} WHERE aid = 1");
+            same_structure.decide(black_box(&next))
         })
     });
     let mut same_facts = Checkpoint::new(policy.clone());

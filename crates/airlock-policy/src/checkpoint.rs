@@ -1,6 +1,6 @@
-//! The checkpoint: inspect + decide, with decision caches so repeated statements cost a hash
-//! lookup. Pure: the caches are plain data owned by the caller (one checkpoint per session or
-//! task), bounded, and never shared across identities or connections.
+//! The checkpoint: inspect + decide, with caches so repeated statements cost a hash lookup.
+//! Pure: the caches are plain data owned by the caller (one checkpoint per session or task),
+//! bounded, and never shared across identities or connections.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -10,18 +10,22 @@ use airlock_inspect::SqlOptions;
 use airlock_model::{Command, Decision, Facts};
 
 use crate::Policy;
+use crate::abstraction::abstract_names;
+use crate::decide::{Evaluation, evaluate, render};
 
 /// Entries per checkpoint before its caches are cleared (bounded memory on long replays).
 const CACHE_CAPACITY: usize = 16_384;
 
 /// Inspects and decides commands under one policy. Three caches, each exact:
-/// - by **text**: same input, same facts, same decision;
-/// - by **shape** (the text with literals replaced, [`airlock_inspect::shape_key`]), only when
-///   the inspector reports that no fact can depend on a literal
+/// - the decision by **text**: same input, same facts, same decision;
+/// - the decision by **shape** (the text with literals replaced, [`airlock_inspect::shape_key`]),
+///   only when the inspector reports that no fact can depend on a literal
 ///   ([`airlock_model::SqlFacts::literal_sensitive`]): `WHERE aid = 42` and `WHERE aid = 43`
 ///   share a decision, `WHERE 1 = 1` and `WHERE 1 = 2` never do;
-/// - by **facts**: `decide` is a pure function of the caller, the connection, the protocol and
-///   the facts, so different texts with identical facts skip the policy evaluation.
+/// - the policy **evaluation** (which rules match — the expensive part) by facts: it is a pure
+///   function of the caller, the connection, the protocol and the facts, and — when no rule can
+///   tell the names apart — of the facts with object and function names abstracted
+///   ([`crate::abstraction`]). Messages are always rendered from the real facts.
 ///
 /// Every key includes the identity, connection and protocol.
 #[derive(Debug)]
@@ -30,7 +34,7 @@ pub struct Checkpoint {
     options: SqlOptions,
     by_text: HashMap<u64, HashMap<String, Decision>>,
     by_shape: HashMap<u64, HashMap<String, Decision>>,
-    by_facts: HashMap<u64, HashMap<Facts, Decision>>,
+    by_facts: HashMap<u64, HashMap<Facts, Evaluation>>,
     entries: usize,
 }
 
@@ -75,28 +79,27 @@ impl Checkpoint {
             .as_deref()
             .and_then(|key| self.by_shape.get(&context)?.get(key));
         if let Some(decision) = hit.cloned() {
-            self.remember_text(context, command, &decision);
+            self.remember(context, command, None, &decision);
             return decision;
         }
         let facts = self.facts(command);
-        let decision = match self.by_facts.get(&context).and_then(|m| m.get(&facts)) {
+        let key = abstract_names(&self.policy, command, &facts).unwrap_or_else(|| facts.clone());
+        let evaluation = match self.by_facts.get(&context).and_then(|m| m.get(&key)) {
             Some(hit) => hit.clone(),
-            None => crate::decide(command, &facts, &self.policy),
+            None => {
+                let evaluation = evaluate(&self.policy, command, &facts);
+                self.by_facts
+                    .entry(context)
+                    .or_default()
+                    .insert(key, evaluation.clone());
+                self.entries += 1;
+                evaluation
+            }
         };
-        self.remember_text(context, command, &decision);
+        let decision = render(&self.policy, &facts, &evaluation);
         let Facts::Sql(sql) = &facts;
-        if let Some(key) = shape.filter(|_| !sql.literal_sensitive) {
-            self.by_shape
-                .entry(context)
-                .or_default()
-                .insert(key, decision.clone());
-            self.entries += 1;
-        }
-        self.by_facts
-            .entry(context)
-            .or_default()
-            .insert(facts, decision.clone());
-        self.entries += 1;
+        let shape = shape.filter(|_| !sql.literal_sensitive);
+        self.remember(context, command, shape, &decision);
         decision
     }
 
@@ -104,7 +107,13 @@ impl Checkpoint {
         self.options.standard_conforming_strings && !self.options.both_string_modes
     }
 
-    fn remember_text(&mut self, context: u64, command: &Command, decision: &Decision) {
+    fn remember(
+        &mut self,
+        context: u64,
+        command: &Command,
+        shape: Option<String>,
+        decision: &Decision,
+    ) {
         if self.entries >= CACHE_CAPACITY {
             self.by_text.clear();
             self.by_shape.clear();
@@ -114,6 +123,13 @@ impl Checkpoint {
         let texts = self.by_text.entry(context).or_default();
         texts.insert(command.text.clone(), decision.clone());
         self.entries += 1;
+        if let Some(key) = shape {
+            self.by_shape
+                .entry(context)
+                .or_default()
+                .insert(key, decision.clone());
+            self.entries += 1;
+        }
     }
 }
 

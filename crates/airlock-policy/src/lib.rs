@@ -11,6 +11,7 @@
 //! - Pure: no I/O except reading the policy files given to [`Policy::load`].
 #![forbid(unsafe_code)]
 
+mod abstraction;
 mod checkpoint;
 mod context;
 mod decide;

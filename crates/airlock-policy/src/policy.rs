@@ -1,6 +1,6 @@
 //! A loaded policy: the schema, the validated Cedar policy set and its rules, built once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use airlock_model::{Command, Decision, Facts};
@@ -21,6 +21,9 @@ pub struct Policy {
     pub(crate) index: HashMap<PolicyId, usize>,
     pub(crate) authorizer: Authorizer,
     pub(crate) types: Types,
+    /// Every string in the policy set (literals, names, annotations): an object or function
+    /// name that equals none of them can only be compared with other names by any rule.
+    pub(crate) strings: HashSet<String>,
     files: usize,
 }
 
@@ -88,7 +91,9 @@ impl Policy {
             .enumerate()
             .map(|(i, r)| (PolicyId::new(r.id.as_str()), i))
             .collect();
+        let strings = policy_strings(&loaded.set);
         Ok(Policy {
+            strings,
             set: loaded.set,
             rules,
             index,
@@ -122,6 +127,42 @@ impl Policy {
             review: count(RuleEffect::Review),
             permit: count(RuleEffect::Permit),
         }
+    }
+}
+
+/// Every string in the policy set's JSON form. If the set cannot be serialized, the marker
+/// string makes [`Policy::mentions`] answer "yes" for everything (no abstraction: safe).
+fn policy_strings(set: &PolicySet) -> HashSet<String> {
+    fn walk(value: &serde_json::Value, out: &mut HashSet<String>) {
+        match value {
+            serde_json::Value::String(s) => {
+                out.insert(s.clone());
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
+                out.insert(k.clone());
+                walk(v, out);
+            }),
+            _ => {}
+        }
+    }
+    let mut out = HashSet::new();
+    match set.clone().to_json() {
+        Ok(json) => walk(&json, &mut out),
+        Err(_) => {
+            out.insert(EVERYTHING.to_owned());
+        }
+    }
+    out
+}
+
+const EVERYTHING: &str = "\u{0}airlock:everything";
+
+impl Policy {
+    /// True when a rule could compare `name` with a literal of its own (so facts with this name
+    /// must not share a cached evaluation with facts that have another name in its place).
+    pub(crate) fn mentions(&self, name: &str) -> bool {
+        self.strings.contains(name) || self.strings.contains(EVERYTHING)
     }
 }
 

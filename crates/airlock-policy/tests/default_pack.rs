@@ -600,3 +600,36 @@ fn cache_keeps_literal_bound_predicates_apart() {
     assert_eq!(decide("DELETE FROM users WHERE NULL IS NOT NULL"), Allow);
     assert_eq!(decide("DELETE FROM users WHERE 'x' IS NOT NULL"), Deny);
 }
+
+#[test]
+fn cached_evaluations_keep_names_apart_when_a_rule_names_them() {
+    let mut sources = airlock_policy::default_sources();
+    sources.push(airlock_policy::PolicySource::new(
+        "team.cedar",
+        r#"@id("orders-writes")
+@verdict("review")
+@message("writes to {writes} need review")
+forbid (principal, action == Action::"sql", resource)
+when { context.stmt.writes.contains("orders") };"#,
+    ));
+    let mut checkpoint = Checkpoint::new(Policy::from_sources(&sources).unwrap());
+    let mut decide = |sql: &str| checkpoint.decide(&command(sql, "prod"));
+    // Same structure, different tables: the rule tells them apart.
+    assert_eq!(decide("DELETE FROM customers WHERE id = 1").verdict, Allow);
+    let orders = decide("DELETE FROM orders WHERE id = 1");
+    assert_eq!(orders.verdict, Review);
+    assert!(orders.reason().contains("`orders`"), "{}", orders.reason());
+    assert_eq!(decide("DELETE FROM invoices WHERE id = 1").verdict, Allow);
+}
+
+#[test]
+fn cached_evaluations_render_the_real_names() {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let mut decide = |sql: &str| checkpoint.decide(&command(sql, "prod"));
+    let first = decide("DROP TABLE alpha");
+    let second = decide("DROP TABLE beta");
+    assert_eq!((first.verdict, second.verdict), (Deny, Deny));
+    assert!(first.reason().contains("`alpha`"), "{}", first.reason());
+    assert!(second.reason().contains("`beta`"), "{}", second.reason());
+    assert!(!second.reason().contains("alpha"), "{}", second.reason());
+}
