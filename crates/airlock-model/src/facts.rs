@@ -407,6 +407,8 @@ pub enum StatementFlag {
     ForeignServer,
     /// Changes ownership of objects.
     ChangesOwner,
+    /// Runs a prepared statement whose text airlock judged (its PREPARE came first).
+    TextSeen,
 }
 
 impl StatementFlag {
@@ -424,6 +426,7 @@ impl StatementFlag {
             Self::SystemOnly => "system_only",
             Self::ForeignServer => "foreign_server",
             Self::ChangesOwner => "changes_owner",
+            Self::TextSeen => "text_seen",
         }
     }
 }

@@ -110,7 +110,7 @@ fn destroying_schema_or_data_wholesale_is_denied() {
         ("DELETE FROM users WHERE length('a') = 1", Deny),
         ("DELETE FROM users WHERE $1", Deny),
         ("DELETE FROM users WHERE now() > '2020-01-01'", Deny),
-        ("DELETE FROM users WHERE id = $1 OR $2", Deny),
+        ("DELETE FROM users WHERE id = $1 OR $2", Allow), // bind-time values decide (ORM idiom)
         (
             "DELETE FROM users u USING users u2 WHERE u.id = u2.id",
             Deny,
@@ -513,7 +513,7 @@ fn filters_that_ignore_the_row_or_mirror_the_target_match_every_row() {
         ("DELETE FROM users WHERE CASE WHEN true THEN true END", Deny),
         ("DELETE FROM users WHERE length('a') = 1", Deny),
         ("DELETE FROM users WHERE now() > '2020-01-01'", Deny),
-        ("DELETE FROM users WHERE id = $1 OR $2", Deny),
+        ("UPDATE users SET x = 1 WHERE id = $1 OR $1 IS NULL", Allow),
         ("DELETE FROM users WHERE ctid IS NOT NULL", Deny),
         ("DELETE FROM users WHERE 'a' LIKE 'a'", Deny),
         (
@@ -632,4 +632,138 @@ fn cached_evaluations_render_the_real_names() {
     assert!(first.reason().contains("`alpha`"), "{}", first.reason());
     assert!(second.reason().contains("`beta`"), "{}", second.reason());
     assert!(!second.reason().contains("alpha"), "{}", second.reason());
+}
+
+/// Cases an adversarial review found (each misjudged by an earlier build).
+#[test]
+fn adversarial_review_regressions() {
+    check(&[
+        // Parser settings that would let the server read literals differently.
+        ("SET standard_conforming_strings = off", Deny),
+        ("SET client_encoding = 'SJIS'", Deny),
+        ("SET search_path = evil, pg_catalog", Review),
+        // Always-true filters.
+        (
+            "DELETE FROM users WHERE NOT EXISTS (SELECT 1 WHERE false)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id NOT IN (SELECT 1 WHERE false)",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE 1 = (SELECT 1)", Deny),
+        ("DELETE FROM users WHERE (1, 2) = (1, 2)", Deny),
+        (
+            "DELETE FROM users WHERE ROW(id) IS NOT DISTINCT FROM ROW(id)",
+            Deny,
+        ),
+        (
+            "UPDATE users SET x = 1 WHERE coalesce(x, 0) = coalesce(x, 0)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE CASE WHEN id > 0 THEN true ELSE true END",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE id = ANY(ARRAY[id])", Deny),
+        ("DELETE FROM users WHERE id BETWEEN id AND id", Deny),
+        (
+            "DELETE FROM users WHERE id IN (WITH x AS (SELECT id FROM users) SELECT id FROM x)",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id IN (SELECT id FROM users UNION SELECT 1)",
+            Deny,
+        ),
+        // Catalog writes, roles, foreign tables, SQL-standard bodies, domains.
+        ("COPY pg_authid FROM STDIN", Deny),
+        ("ALTER ROLE bob REPLICATION", Deny),
+        ("ALTER GROUP pg_execute_server_program ADD USER bob", Deny),
+        ("CREATE ROLE bob NOSUPERUSER", Review),
+        ("ALTER ROLE bob WITH NOSUPERUSER NOREPLICATION", Review),
+        (
+            "CREATE FOREIGN TABLE passwd (line text) SERVER files OPTIONS (filename '/etc/passwd')",
+            Deny,
+        ),
+        (
+            "CREATE FOREIGN TABLE cmd (line text) SERVER files OPTIONS (program 'id')",
+            Deny,
+        ),
+        (
+            "ALTER FOREIGN TABLE passwd OPTIONS (SET filename '/etc/shadow')",
+            Deny,
+        ),
+        ("ALTER SUBSCRIPTION sub CONNECTION 'host=evil'", Deny),
+        (
+            "CREATE FUNCTION f() RETURNS text LANGUAGE sql RETURN pg_read_file('/etc/passwd')",
+            Deny,
+        ),
+        ("ALTER DOMAIN d DROP CONSTRAINT c CASCADE", Deny),
+        ("ALTER TABLE users ENABLE REPLICA TRIGGER audit_trg", Deny),
+        ("GRANT EXECUTE ON FUNCTION pg_read_file(text) TO bob", Deny),
+        // Literal dynamic SQL built with more string functions.
+        (
+            "DO $$BEGIN EXECUTE array_to_string(ARRAY['DROP', 'TABLE', 'users'], ' '); END$$",
+            Deny,
+        ),
+        (
+            "DO $$BEGIN EXECUTE substr('xDROP TABLE users', 2); END$$",
+            Deny,
+        ),
+        (
+            "DO $$BEGIN EXECUTE translate('XROP TABLE users', 'X', 'D'); END$$",
+            Deny,
+        ),
+        (
+            "DO $$BEGIN EXECUTE overlay('XROP TABLE users' placing 'D' from 1 for 1); END$$",
+            Deny,
+        ),
+        // Whole-table exports.
+        ("SELECT u FROM users u", Review),
+        ("SELECT row(u.*) FROM users u", Review),
+        ("SELECT * FROM users GROUP BY id", Review),
+        ("SELECT json_agg(u) FROM users u LIMIT 1", Review),
+        ("SELECT (SELECT json_agg(u) FROM users u)", Review),
+        ("SELECT array(SELECT u FROM users u)", Review),
+        ("SELECT table_to_xml('users', true, false, '')", Review),
+        (
+            "SELECT query_to_xml('SELECT * FROM users', true, false, '')",
+            Review,
+        ),
+        ("DECLARE c CURSOR FOR SELECT * FROM users", Review),
+        ("SELECT * FROM users TABLESAMPLE BERNOULLI (100)", Review),
+        ("SELECT * FROM users, LATERAL (SELECT 1 LIMIT 1) l", Review),
+        // False positives that must stay allowed.
+        ("EXPLAIN (ANALYZE false) DELETE FROM users", Allow),
+        (
+            "EXPLAIN (ANALYZE off, COSTS off) UPDATE users SET x = 1",
+            Allow,
+        ),
+        ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", Allow),
+        (
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            Allow,
+        ),
+        ("RESET ROLE", Allow),
+        ("SET ROLE NONE", Allow),
+        (
+            "PREPARE s(int) AS SELECT * FROM users WHERE id = $1; EXECUTE s(1)",
+            Allow,
+        ),
+        ("SELECT json_agg(x) FROM generate_series(1, 3) x", Allow),
+        (
+            "SELECT jsonb_agg(x) FROM (SELECT id FROM users WHERE id < 10) x",
+            Allow,
+        ),
+        (
+            "WITH a AS (SELECT id FROM users WHERE id < 5), b AS (SELECT * FROM a) SELECT * FROM b",
+            Allow,
+        ),
+        ("COPY (SELECT 1) TO STDOUT", Allow),
+        ("COPY (SELECT * FROM users WHERE id = 1) TO STDOUT", Allow),
+        (
+            "SELECT u.*, o.total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 7",
+            Allow,
+        ),
+    ]);
 }

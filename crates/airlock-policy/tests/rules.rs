@@ -78,6 +78,8 @@ fn deny_cases() -> Vec<Case> {
         case("set log_statement", vec![s(K::Set).setting("log_statement", Some("none"), Scope::Session).done()], Deny, &["pg-log-settings", "pg-setting-change"]),
         case("set pgaudit.log", vec![s(K::Set).setting("pgaudit.log", Some("none"), Scope::Session).done()], Deny, &["pg-log-settings", "pg-setting-change"]),
         case("alter role set log setting", vec![s(K::Alter).object("role").touch("app", Alter).setting("log_min_duration_statement", Some("-1"), Scope::Role).done()], Deny, &["pg-log-settings", "pg-role-change", "pg-setting-change"]),
+        case("standard_conforming_strings off", vec![s(K::Set).setting("standard_conforming_strings", Some("off"), Scope::Session).done()], Deny, &["pg-parser-settings"]),
+        case("client_encoding sjis", vec![s(K::Set).setting("client_encoding", Some("SJIS"), Scope::Session).done()], Deny, &["pg-parser-settings"]),
         case("disable trigger", vec![s(K::Alter).object("table").touch("orders", Alter).flag(Flag::DisablesSafeguard).done()], Deny, &["pg-disable-safeguard"]),
         case("rule swallows writes", vec![s(K::Create).object("rule").touch("orders", Alter).flag(Flag::SwallowsWrites).done()], Deny, &["pg-swallow-writes"]),
         case("function body drops a table", vec![
@@ -116,6 +118,7 @@ fn review_cases() -> Vec<Case> {
         case("select star without where", vec![s(K::Select).reads("users").star().filter(Absent).done()], Review, &["pg-whole-table-read"]),
         case("json_agg of a table", vec![s(K::Select).reads("users").aggregate().function("json_agg", None).flag(Flag::PackagesRows).filter(Absent).done()], Review, &["pg-packaged-rows"]),
         case("set role", vec![s(K::Set).setting("role", Some("postgres"), Scope::Session).done()], Review, &["pg-setting-change"]),
+        case("search_path before pg_catalog", vec![s(K::Set).setting("search_path", Some("evil, pg_catalog"), Scope::Session).done()], Review, &["pg-search-path-shadowing"]),
         case("set_config with unknown name", vec![s(K::Select).function("set_config", Some(Risk::SetConfig)).done()], Review, &["pg-set-config"]),
         case("lo_unlink", vec![s(K::Select).function("lo_unlink", Some(Risk::LargeObjectWrite)).done()], Review, &["pg-large-object-write"]),
         case("unclassified", vec![s(K::Other).done()], Review, &["pg-unclassified"]),

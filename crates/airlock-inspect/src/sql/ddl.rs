@@ -11,7 +11,7 @@ use pg_query::protobuf::{
 };
 
 use super::fold::fold;
-use super::names::{boxed, dotted, inner, relation, role, role_node, string};
+use super::names::{boxed, dotted, inner, option_bool, relation, role, role_node, string};
 use super::statement::Inspector;
 
 /// Predefined roles that are as good as superuser (they reach the server's files or programs).
@@ -31,10 +31,10 @@ impl Inspector {
     pub(crate) fn explain(&mut self, st: &mut Statement, s: &ExplainStmt, text: &str, depth: u8) {
         st.kind = StatementKind::Explain;
         let analyze = s.options.iter().any(|o| match inner(o) {
-            Some(NodeEnum::DefElem(d)) if d.defname == "analyze" => boxed(&d.arg)
-                .and_then(fold)
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true),
+            // An option that is not a boolean counts as on: the server would reject it.
+            Some(NodeEnum::DefElem(d)) if d.defname == "analyze" => {
+                option_bool(boxed(&d.arg)).unwrap_or(true)
+            }
             _ => false,
         });
         if let Some(query) = boxed(&s.query) {
@@ -72,7 +72,11 @@ impl Inspector {
             } else {
                 Access::Read
             };
-            st.touch(relation(rv), access);
+            let name = relation(rv);
+            if s.is_from && super::dml::is_catalog(&name) {
+                st.flags.insert(StatementFlag::WritesCatalog);
+            }
+            st.touch(name, access);
             if !s.is_from {
                 st.where_clause = airlock_model::WhereClause::Absent;
             }
@@ -82,6 +86,23 @@ impl Inspector {
         }
         if let Some(query) = boxed(&s.query) {
             self.statement(query, Origin::CopyQuery, text, depth + 1);
+            // What the COPY sends is what its query reads, with the query's row filter.
+            if let Some(inner) = self.statements.last() {
+                let reads: Vec<String> =
+                    inner.names_with(Access::Read).map(str::to_owned).collect();
+                st.where_clause = inner.where_clause;
+                st.limited = inner.limited;
+                st.aggregate = inner.aggregate;
+                st.flags.extend(
+                    inner
+                        .flags
+                        .iter()
+                        .filter(|f| **f == StatementFlag::SystemOnly),
+                );
+                for name in reads {
+                    st.touch(name, Access::Read);
+                }
+            }
         }
     }
 
@@ -170,7 +191,16 @@ impl Inspector {
                 } else {
                     K::Set
                 };
-                self.setting(st, s, scope);
+                if s.kind == VariableSetKind::VarSetMulti as i32 {
+                    // SET TRANSACTION …, SET SESSION CHARACTERISTICS AS TRANSACTION …
+                    st.kind = K::Transaction;
+                } else if drops_identity(s) {
+                    // RESET ROLE, SET ROLE NONE, SET SESSION AUTHORIZATION DEFAULT: back to
+                    // the session's own identity.
+                    st.kind = K::Reset;
+                } else {
+                    self.setting(st, s, scope);
+                }
             }
             NodeEnum::AlterSystemStmt(s) => {
                 st.kind = K::Alter;
@@ -238,15 +268,14 @@ impl Inspector {
                 st.kind = K::Create;
                 st.object_type = Some("role".into());
                 st.touch(s.role.clone(), Access::Create);
-                self.role_options(st, &s.options);
+                self.role_options(st, &s.role, &s.options);
             }
             NodeEnum::AlterRoleStmt(s) => {
                 st.kind = K::Alter;
                 st.object_type = Some("role".into());
-                if let Some(r) = &s.role {
-                    st.touch(role(r), Access::Alter);
-                }
-                self.role_options(st, &s.options);
+                let name = s.role.as_ref().map(role).unwrap_or_default();
+                st.touch(name.clone(), Access::Alter);
+                self.role_options(st, &name, &s.options);
             }
             NodeEnum::AlterDefaultPrivilegesStmt(_) => {
                 st.kind = K::Grant;
@@ -257,38 +286,54 @@ impl Inspector {
         }
     }
 
-    fn role_options(&mut self, st: &mut Statement, options: &[Node]) {
+    /// Role attributes and memberships of CREATE/ALTER ROLE. `role` is the role the
+    /// statement creates or alters.
+    fn role_options(&mut self, st: &mut Statement, role: &str, options: &[Node]) {
         st.flags.insert(StatementFlag::ChangesPrivileges);
         self.literal_sensitive = true;
         for option in options {
             let Some(NodeEnum::DefElem(d)) = inner(option) else {
                 continue;
             };
-            let enabled = boxed(&d.arg)
-                .and_then(fold)
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true);
-            match d.defname.as_str() {
-                "rolemembers" | "addroleto" => {
-                    if let Some(NodeEnum::List(list)) = boxed(&d.arg) {
-                        for r in list.items.iter().filter_map(role_node) {
-                            let lower = r.to_lowercase();
-                            if SUPERUSER_EQUIVALENT_ROLES.contains(&lower.as_str()) {
-                                st.flags.insert(StatementFlag::GrantsSuperuser);
-                            }
-                            st.roles_granted.insert(lower);
-                        }
-                    }
+            let listed = || -> Vec<String> {
+                match boxed(&d.arg) {
+                    Some(NodeEnum::List(list)) => list.items.iter().filter_map(role_node).collect(),
+                    _ => Vec::new(),
                 }
-                name if enabled && name != "password" => {
-                    let option = name.to_lowercase();
-                    if SUPERUSER_OPTIONS.contains(&option.as_str()) {
-                        st.flags.insert(StatementFlag::GrantsSuperuser);
-                    }
-                    st.role_options.insert(option);
+            };
+            let granted: Vec<String> = match d.defname.as_str() {
+                // `ROLE u` / `ALTER GROUP g ADD USER u`: the members get the role itself.
+                "rolemembers" | "adminmembers" => vec![role.to_owned()],
+                // `IN ROLE g`: the role gets the listed roles.
+                "addroleto" => listed(),
+                _ => Vec::new(),
+            };
+            for granted in granted {
+                let lower = granted.to_lowercase();
+                if SUPERUSER_EQUIVALENT_ROLES.contains(&lower.as_str()) {
+                    st.flags.insert(StatementFlag::GrantsSuperuser);
                 }
-                _ => {}
+                st.roles_granted.insert(lower);
             }
+            if matches!(
+                d.defname.as_str(),
+                "rolemembers" | "adminmembers" | "addroleto" | "password"
+            ) {
+                continue;
+            }
+            // `NOSUPERUSER` is `superuser` with a false argument: not a grant.
+            if option_bool(boxed(&d.arg)) == Some(false) {
+                continue;
+            }
+            let option = match d.defname.as_str() {
+                "isreplication" => "replication".to_owned(),
+                "canlogin" => "login".to_owned(),
+                other => other.to_lowercase(),
+            };
+            if SUPERUSER_OPTIONS.contains(&option.as_str()) {
+                st.flags.insert(StatementFlag::GrantsSuperuser);
+            }
+            st.role_options.insert(option);
         }
     }
 
@@ -318,13 +363,21 @@ impl Inspector {
                 | T::AtDetachPartition
                 | T::AtDropExpression
                 | T::AtDropIdentity => cascade(st, c.behavior),
+                // A trigger or rule enabled only for replicas stops firing in normal sessions.
                 T::AtDisableTrig
                 | T::AtDisableTrigAll
                 | T::AtDisableTrigUser
                 | T::AtDisableRule
+                | T::AtEnableReplicaTrig
+                | T::AtEnableReplicaRule
                 | T::AtDisableRowSecurity
                 | T::AtNoForceRowSecurity => {
                     st.flags.insert(StatementFlag::DisablesSafeguard);
+                }
+                T::AtGenericOptions => {
+                    if let Some(def) = c.def.as_deref() {
+                        foreign_file_options(st, std::slice::from_ref(def));
+                    }
                 }
                 T::AtChangeOwner => {
                     st.flags.insert(StatementFlag::ChangesOwner);
@@ -359,6 +412,22 @@ impl Inspector {
     }
 }
 
+fn drops_identity(s: &VariableSetStmt) -> bool {
+    let identity = matches!(
+        s.name.to_lowercase().as_str(),
+        "role" | "session_authorization"
+    );
+    let reset = s.kind == VariableSetKind::VarReset as i32
+        || s.kind == VariableSetKind::VarSetDefault as i32;
+    let none = s.args.iter().any(|a| {
+        inner(a)
+            .and_then(fold)
+            .and_then(|v| v.as_text())
+            .is_some_and(|v| v.eq_ignore_ascii_case("none"))
+    });
+    identity && (reset || none)
+}
+
 fn drop_named(st: &mut Statement, object: &str, name: &str) {
     st.kind = StatementKind::Drop;
     st.object_type = Some(object.into());
@@ -373,12 +442,41 @@ fn cascade(st: &mut Statement, behavior: i32) {
     }
 }
 
-/// `GRANT … ON pg_authid` or other catalog writes through privileges.
+/// `GRANT … ON pg_authid`, or `GRANT EXECUTE` on a function that reaches the server's files,
+/// programs or other hosts: superuser-equivalent.
 fn writes_catalog_privilege(s: &pg_query::protobuf::GrantStmt) -> bool {
     s.objects.iter().any(|o| {
         let name = object_name(o).to_lowercase();
-        name.ends_with("pg_authid") || name.ends_with("pg_shadow")
+        let base = name.rsplit('.').next().unwrap_or(&name);
+        let dangerous = matches!(
+            super::functions::risk(base),
+            Some(
+                FunctionRisk::ServerFileAccess
+                    | FunctionRisk::LargeObjectFile
+                    | FunctionRisk::ProgramExecution
+                    | FunctionRisk::RemoteConnection
+                    | FunctionRisk::BackendSignal
+            )
+        );
+        name.ends_with("pg_authid") || name.ends_with("pg_shadow") || dangerous
     })
+}
+
+/// `filename` / `program` options of a foreign table (file_fdw): the server's files and
+/// programs, as with COPY.
+pub(crate) fn foreign_file_options(st: &mut Statement, options: &[Node]) {
+    for option in options {
+        match inner(option) {
+            Some(NodeEnum::List(list)) => foreign_file_options(st, &list.items),
+            Some(NodeEnum::DefElem(d)) if d.defname == "filename" => {
+                st.function_risks.insert(FunctionRisk::ServerFileAccess);
+            }
+            Some(NodeEnum::DefElem(d)) if d.defname == "program" => {
+                st.function_risks.insert(FunctionRisk::ProgramExecution);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `table`, `schema`, `foreign_table`… from PostgreSQL's ObjectType.

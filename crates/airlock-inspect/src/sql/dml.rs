@@ -8,6 +8,7 @@ use pg_query::protobuf::{
 };
 
 use super::names::{boxed, inner, is_system_relation, relation};
+use super::source::{limits, visible_relations, whole_row};
 use super::statement::Inspector;
 use super::truth::{Scope, always_true};
 use super::{functions, names};
@@ -36,30 +37,44 @@ impl Inspector {
             self.select_facts(&mut right, r, depth);
             merge_select(st, right);
         } else {
-            self.scan_select_body(st, s, depth);
+            let unfiltered = self.scan_select_body(st, s, depth);
             st.where_clause = if s.from_clause.is_empty() {
                 WhereClause::NotApplicable
             } else {
                 let scope = Scope::from_from_clause(None, &s.from_clause);
-                filter(s.where_clause.as_deref(), &scope, self)
+                match filter(s.where_clause.as_deref(), &scope, self) {
+                    // Rows come from filtered sub-queries or CTEs: not every row.
+                    w if w.matches_all_rows() && !unfiltered => WhereClause::Present,
+                    w => w,
+                }
             };
-            st.aggregate = !s.group_clause.is_empty() || all_aggregates(&s.target_list);
-            st.select_star = s.target_list.iter().any(is_star);
+            let relations = visible_relations(&s.from_clause);
+            st.select_star = s.target_list.iter().any(|t| whole_row(t, &relations));
+            // GROUP BY without an aggregate (`SELECT * … GROUP BY id`) still returns every row.
+            st.aggregate = all_aggregates(&s.target_list)
+                || (!s.group_clause.is_empty() && any_aggregate(&s.target_list) && !st.select_star);
         }
         if let Some(limit) = boxed(&s.limit_count) {
             // `LIMIT ALL` / `LIMIT NULL` do not limit; a literal limit makes the fact literal-bound.
             self.literal_sensitive |= super::fold::is_constant_shape(limit);
-            let value = super::fold::fold(limit);
-            st.limited |= !matches!(value, Some(super::fold::Value::Null));
+            st.limited |= limits(s.limit_count.as_deref());
         }
         for node in &s.sort_clause {
             self.scan(st, node, depth);
         }
     }
 
-    /// Reads, functions and nested statements of a SELECT body (no row facts).
-    pub(crate) fn scan_select_body(&mut self, st: &mut Statement, s: &SelectStmt, depth: u8) {
+    /// Reads, functions and nested statements of a SELECT body (no row facts). Returns whether
+    /// the block returns whole tables ([`Inspector::unfiltered_source`]).
+    pub(crate) fn scan_select_body(
+        &mut self,
+        st: &mut Statement,
+        s: &SelectStmt,
+        depth: u8,
+    ) -> bool {
         let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
+        let unfiltered = self.unfiltered_source(s);
+        self.blocks.push(unfiltered);
         for list in [
             &s.target_list,
             &s.from_clause,
@@ -84,7 +99,9 @@ impl Inspector {
         for side in [s.larg.as_deref(), s.rarg.as_deref()].into_iter().flatten() {
             self.scan_select_body(st, side, depth);
         }
+        self.blocks.pop();
         self.ctes.truncate(scope_len);
+        unfiltered
     }
 
     /// Registers CTE names, inspects data-modifying CTEs as statements of their own and scans
@@ -99,7 +116,20 @@ impl Inspector {
         let Some(with) = with else { return before };
         for cte in &with.ctes {
             if let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) {
-                self.ctes.push(cte.ctename.clone());
+                self.ctes.push((cte.ctename.clone(), false));
+            }
+        }
+        // In order, so a CTE over an earlier unfiltered CTE is unfiltered too.
+        for (offset, cte) in with.ctes.iter().enumerate() {
+            let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) else {
+                continue;
+            };
+            let unfiltered = match boxed(&cte.ctequery) {
+                Some(NodeEnum::SelectStmt(s)) => self.unfiltered_source(s),
+                _ => false,
+            };
+            if let Some(entry) = self.ctes.get_mut(before + offset) {
+                entry.1 = unfiltered;
             }
         }
         for cte in &with.ctes {
@@ -111,7 +141,9 @@ impl Inspector {
                 | Some(q @ (NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_))) => {
                     self.statement(q, Origin::Cte, "", depth + 1);
                 }
-                Some(NodeEnum::SelectStmt(s)) => self.scan_select_body(st, s, depth),
+                Some(NodeEnum::SelectStmt(s)) => {
+                    self.scan_select_body(st, s, depth);
+                }
                 None => {}
                 Some(other) => self.statement(other, Origin::Cte, "", depth + 1),
             }
@@ -240,7 +272,7 @@ struct FilteredWrite<'a> {
 }
 
 /// Catalog tables whose direct modification changes roles, code or security.
-fn is_catalog(name: &str) -> bool {
+pub(crate) fn is_catalog(name: &str) -> bool {
     let base = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
     let in_catalog = !name.contains('.') || name.to_ascii_lowercase().starts_with("pg_catalog.");
     in_catalog && base.starts_with("pg_") && !base.starts_with("pg_temp")
@@ -274,19 +306,20 @@ fn merge_select(left: &mut Statement, right: Statement) {
     left.limited &= right.limited;
 }
 
-fn is_star(target: &Node) -> bool {
-    let Some(NodeEnum::ResTarget(t)) = inner(target) else {
-        return false;
-    };
-    let Some(NodeEnum::ColumnRef(c)) = boxed(&t.val) else {
-        return false;
-    };
-    c.fields
-        .iter()
-        .any(|f| matches!(inner(f), Some(NodeEnum::AStar(_))))
+fn any_aggregate(targets: &[Node]) -> bool {
+    targets.iter().any(|t| match inner(t) {
+        Some(NodeEnum::ResTarget(r)) => match boxed(&r.val) {
+            Some(NodeEnum::FuncCall(f)) => {
+                f.over.is_none()
+                    && (f.agg_star || names::last(&f.funcname).is_some_and(functions::is_aggregate))
+            }
+            _ => false,
+        },
+        _ => false,
+    })
 }
 
-fn all_aggregates(targets: &[Node]) -> bool {
+pub(crate) fn all_aggregates(targets: &[Node]) -> bool {
     let is_call = |t: &Node| matches!(inner(t), Some(NodeEnum::ResTarget(r)) if matches!(boxed(&r.val), Some(NodeEnum::FuncCall(_))));
     targets.iter().any(is_call)
         && targets.iter().all(|t| {
@@ -307,7 +340,7 @@ fn all_aggregates(targets: &[Node]) -> bool {
 
 /// Used by the expression scanner for sub-selects in FROM and WHERE.
 pub(crate) fn range_var_read(inspector: &Inspector, st: &mut Statement, rv: &RangeVar) {
-    let is_cte = rv.schemaname.is_empty() && inspector.ctes.iter().any(|c| c == &rv.relname);
+    let is_cte = rv.schemaname.is_empty() && inspector.ctes.iter().any(|(c, _)| c == &rv.relname);
     if !is_cte {
         st.touch(relation(rv), Access::Read);
     }

@@ -42,6 +42,13 @@ impl Inspector {
             NodeEnum::SubLink(s) => {
                 self.scan_opt(st, &s.testexpr, depth);
                 self.scan_opt(st, &s.subselect, depth);
+                // `ARRAY(SELECT u FROM users u)` packages the rows it selects.
+                let array = s.sub_link_type == pg_query::protobuf::SubLinkType::ArraySublink as i32;
+                if let (true, Some(NodeEnum::SelectStmt(sel))) = (array, boxed(&s.subselect))
+                    && self.unfiltered_source(sel)
+                {
+                    st.flags.insert(StatementFlag::PackagesRows);
+                }
             }
             NodeEnum::TypeCast(t) => self.scan_opt(st, &t.arg, depth),
             NodeEnum::NullTest(t) => self.scan_opt(st, &t.arg, depth),
@@ -84,7 +91,9 @@ impl Inspector {
                 self.scan_opt(st, &j.rarg, depth);
                 self.scan_opt(st, &j.quals, depth);
             }
-            NodeEnum::SelectStmt(s) => self.scan_select_body(st, s, depth),
+            NodeEnum::SelectStmt(s) => {
+                self.scan_select_body(st, s, depth);
+            }
             NodeEnum::MergeWhenClause(m) => {
                 self.scan_opt(st, &m.condition, depth);
                 self.scan_all(st, &m.target_list, depth);
@@ -182,7 +191,10 @@ impl Inspector {
             base,
             "row_to_json" | "to_json" | "to_jsonb" | "json_build_array"
         );
-        if functions::packages_rows(base) || (row_to_json && whole_row) {
+        // Packaging rows is an export only over whole tables; the table exporters always are.
+        let unfiltered_block = self.blocks.last() == Some(&true);
+        let packages = functions::packages_rows(base) || (row_to_json && whole_row);
+        if functions::exports_tables(base) || (packages && unfiltered_block) {
             st.flags.insert(StatementFlag::PackagesRows);
         }
     }

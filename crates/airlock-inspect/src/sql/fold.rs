@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use pg_query::NodeEnum;
 use pg_query::protobuf::a_const::Val;
-use pg_query::protobuf::{AExprKind, Node};
+use pg_query::protobuf::{AExprKind, Node, SubLinkType};
 
 use super::names::{boxed, dotted, inner, last, string};
 
@@ -90,7 +90,7 @@ fn constant_shape(node: &NodeEnum, unknown: bool) -> bool {
     let opt = |node: &Option<Box<Node>>| boxed(node).is_none_or(one);
     match node {
         NodeEnum::AConst(_) | NodeEnum::ParamRef(_) => true,
-        NodeEnum::ColumnRef(_) | NodeEnum::SubLink(_) => false,
+        NodeEnum::ColumnRef(_) => false,
         NodeEnum::TypeCast(t) => opt(&t.arg),
         NodeEnum::AExpr(a) => opt(&a.lexpr) && opt(&a.rexpr),
         NodeEnum::BoolExpr(b) => all(&b.args),
@@ -103,6 +103,20 @@ fn constant_shape(node: &NodeEnum, unknown: bool) -> bool {
         NodeEnum::BooleanTest(t) => opt(&t.arg),
         NodeEnum::List(l) => all(&l.items),
         NodeEnum::SqlvalueFunction(_) => true,
+        NodeEnum::RowExpr(r) => all(&r.args),
+        NodeEnum::AArrayExpr(a) => all(&a.elements),
+        // `(SELECT 1)`: a scalar sub-query without FROM is as constant as its output.
+        NodeEnum::SubLink(s) => match boxed(&s.subselect) {
+            Some(NodeEnum::SelectStmt(sel))
+                if s.sub_link_type == SubLinkType::ExprSublink as i32
+                    && sel.from_clause.is_empty()
+                    && sel.where_clause.is_none() =>
+            {
+                all(&sel.target_list)
+            }
+            _ => false,
+        },
+        NodeEnum::ResTarget(t) => opt(&t.val),
         // Anything else: for caching, assume it may be literal-bound; for row filters, assume
         // it depends on the row.
         _ => unknown,
@@ -157,6 +171,21 @@ pub(crate) fn fold_with(node: &NodeEnum, vars: &HashMap<String, String>) -> Opti
                 .into_iter()
                 .find(|v| *v != Value::Null)
                 .or(Some(Value::Null))
+        }
+        NodeEnum::SubLink(s) if s.sub_link_type == SubLinkType::ExprSublink as i32 => {
+            let Some(NodeEnum::SelectStmt(sel)) = boxed(&s.subselect) else {
+                return None;
+            };
+            if !sel.from_clause.is_empty()
+                || sel.where_clause.is_some()
+                || sel.target_list.len() != 1
+            {
+                return None;
+            }
+            match sel.target_list.first().and_then(inner)? {
+                NodeEnum::ResTarget(rt) => fold_with(boxed(&rt.val)?, vars),
+                _ => None,
+            }
         }
         NodeEnum::CaseExpr(c) if c.arg.is_none() => {
             for when in &c.args {
@@ -239,6 +268,27 @@ fn arithmetic(op: &str, left: &Value, right: &Value) -> Option<Value> {
 
 fn function(f: &pg_query::protobuf::FuncCall, vars: &HashMap<String, String>) -> Option<Value> {
     let name = last(&f.funcname)?;
+    if name == "array_to_string" {
+        let Some(NodeEnum::AArrayExpr(array)) = f.args.first().and_then(inner) else {
+            return None;
+        };
+        let parts: Option<Vec<String>> = array
+            .elements
+            .iter()
+            .map(|e| {
+                inner(e)
+                    .and_then(|e| fold_with(e, vars))
+                    .and_then(|v| v.as_text())
+            })
+            .collect();
+        let separator = f
+            .args
+            .get(1)
+            .and_then(inner)
+            .and_then(|s| fold_with(s, vars))?
+            .as_text()?;
+        return Some(Value::Str(parts?.join(&separator)));
+    }
     let args: Option<Vec<Value>> = f
         .args
         .iter()
@@ -261,6 +311,50 @@ fn function(f: &pg_query::protobuf::FuncCall, vars: &HashMap<String, String>) ->
         "btrim" | "trim" => Value::Str(text(0)?.trim().to_owned()),
         "replace" => Value::Str(text(0)?.replace(&text(1)?, &text(2)?)),
         "reverse" => Value::Str(text(0)?.chars().rev().collect()),
+        "substr" | "substring" => {
+            let chars: Vec<char> = text(0)?.chars().collect();
+            let start = usize::try_from(int(args.get(1)?)?.max(1) - 1).ok()?;
+            let len = match args.get(2) {
+                Some(n) => usize::try_from(int(n)?).ok()?,
+                None => chars.len(),
+            };
+            Value::Str(chars.iter().skip(start).take(len).collect())
+        }
+        "left" | "right" => {
+            let chars: Vec<char> = text(0)?.chars().collect();
+            let n = usize::try_from(int(args.get(1)?)?).ok()?.min(chars.len());
+            let range = if name == "left" {
+                0..n
+            } else {
+                chars.len() - n..chars.len()
+            };
+            Value::Str(chars.get(range)?.iter().collect())
+        }
+        "translate" => {
+            let (from, to): (Vec<char>, Vec<char>) =
+                (text(1)?.chars().collect(), text(2)?.chars().collect());
+            let source = text(0)?;
+            let mapped = source
+                .chars()
+                .filter_map(|c| match from.iter().position(|f| *f == c) {
+                    Some(i) => to.get(i).copied(),
+                    None => Some(c),
+                });
+            Value::Str(mapped.collect())
+        }
+        "overlay" => {
+            let chars: Vec<char> = text(0)?.chars().collect();
+            let start = usize::try_from(int(args.get(2)?)?.max(1) - 1)
+                .ok()?
+                .min(chars.len());
+            let len = match args.get(3) {
+                Some(n) => usize::try_from(int(n)?).ok()?,
+                None => text(1)?.chars().count(),
+            };
+            let head: String = chars.iter().take(start).collect();
+            let tail: String = chars.iter().skip(start + len).collect();
+            Value::Str(format!("{head}{}{tail}", text(1)?))
+        }
         "repeat" => {
             Value::Str(text(0)?.repeat(usize::try_from(int(args.get(1)?)?).ok()?.min(1 << 16)))
         }

@@ -248,13 +248,22 @@ pub(crate) fn packages_rows(name: &str) -> bool {
             | "json_objectagg"
             | "json_agg_strict"
             | "jsonb_agg_strict"
-            | "table_to_xml"
+    )
+}
+
+/// Functions that export whole tables, schemas or databases by name.
+pub(crate) fn exports_tables(name: &str) -> bool {
+    matches!(
+        name,
+        "table_to_xml"
             | "table_to_xmlschema"
             | "table_to_xml_and_xmlschema"
             | "schema_to_xml"
-            | "database_to_xml"
-            | "database_to_xml_and_xmlschema"
+            | "schema_to_xmlschema"
             | "schema_to_xml_and_xmlschema"
+            | "database_to_xml"
+            | "database_to_xmlschema"
+            | "database_to_xml_and_xmlschema"
     )
 }
 

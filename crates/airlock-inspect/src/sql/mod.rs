@@ -9,6 +9,7 @@ mod functions;
 mod names;
 mod plpgsql;
 mod plvars;
+mod source;
 mod statement;
 mod truth;
 mod utility;

@@ -78,3 +78,26 @@ pub(crate) fn is_system_relation(name: &str) -> bool {
         || lower.starts_with("information_schema.")
         || (!lower.contains('.') && lower.starts_with("pg_"))
 }
+
+/// The boolean value of an option (`ANALYZE false`, `NOSUPERUSER`): no argument means true;
+/// `None` when the argument is not a boolean at all.
+pub(crate) fn option_bool(arg: Option<&NodeEnum>) -> Option<bool> {
+    let word = |s: &str| match s.to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" | "t" | "y" => Some(true),
+        "false" | "off" | "no" | "0" | "f" | "n" => Some(false),
+        _ => None,
+    };
+    match arg {
+        None => Some(true),
+        Some(NodeEnum::Boolean(b)) => Some(b.boolval),
+        Some(NodeEnum::Integer(i)) => Some(i.ival != 0),
+        Some(NodeEnum::String(s)) => word(&s.sval),
+        Some(NodeEnum::AConst(c)) => match c.val.as_ref() {
+            Some(pg_query::protobuf::a_const::Val::Boolval(b)) => Some(b.boolval),
+            Some(pg_query::protobuf::a_const::Val::Ival(i)) => Some(i.ival != 0),
+            Some(pg_query::protobuf::a_const::Val::Sval(s)) => word(&s.sval),
+            _ => None,
+        },
+        Some(_) => None,
+    }
+}

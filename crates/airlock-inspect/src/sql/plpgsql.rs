@@ -119,7 +119,15 @@ impl Inspector {
                     self.sql_body(item, depth);
                 }
             }
-            Some(NodeEnum::ReturnStmt(_)) | None => {}
+            // `RETURN <expr>`: the expression runs whenever the function is called.
+            Some(NodeEnum::ReturnStmt(r)) => {
+                let mut returned = Statement::new(StatementKind::Select, Origin::FunctionBody);
+                if let Some(value) = r.returnval.as_deref() {
+                    self.scan(&mut returned, value, depth + 1);
+                }
+                self.statements.push(returned);
+            }
+            None => {}
             Some(other) => self.statement(other, Origin::FunctionBody, "", depth + 1),
         }
     }

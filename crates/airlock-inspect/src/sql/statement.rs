@@ -13,8 +13,13 @@ pub(crate) struct Inspector {
     pub(crate) statements: Vec<Statement>,
     unparseable: Option<String>,
     pub(crate) literal_sensitive: bool,
-    /// Names of CTEs in scope: references to them are not table reads.
-    pub(crate) ctes: Vec<String>,
+    /// CTEs in scope (name, whether it returns whole tables): references to them are not
+    /// table reads.
+    pub(crate) ctes: Vec<(String, bool)>,
+    /// For each SELECT block being scanned, whether it returns whole tables.
+    pub(crate) blocks: Vec<bool>,
+    /// Names of statements prepared earlier in the input (their text was judged).
+    pub(crate) prepared: Vec<String>,
 }
 
 impl Inspector {
@@ -25,6 +30,8 @@ impl Inspector {
             unparseable: None,
             literal_sensitive: false,
             ctes: Vec::new(),
+            blocks: Vec::new(),
+            prepared: Vec::new(),
         }
     }
 
@@ -97,6 +104,7 @@ impl Inspector {
             NodeEnum::CreateTableAsStmt(s) => self.create_table_as(&mut st, s, text, depth),
             NodeEnum::PrepareStmt(s) => {
                 st.kind = StatementKind::Prepare;
+                self.prepared.push(s.name.clone());
                 if let Some(query) = boxed(&s.query) {
                     self.statement(query, Origin::Prepared, text, depth + 1);
                 }

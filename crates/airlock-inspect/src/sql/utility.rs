@@ -33,6 +33,9 @@ impl Inspector {
             NodeEnum::ExecuteStmt(s) => {
                 st.kind = K::Execute;
                 st.touch(s.name.clone(), Access::Read);
+                if self.prepared.contains(&s.name) {
+                    st.flags.insert(StatementFlag::TextSeen);
+                }
                 self.scan_all(st, &s.params, depth);
             }
             NodeEnum::DeallocateStmt(_) => st.kind = K::Deallocate,
@@ -79,7 +82,8 @@ impl Inspector {
             NodeEnum::AlterEventTrigStmt(s) => {
                 alter(st, "event_trigger");
                 st.touch(s.trigname.clone(), Access::Alter);
-                if s.tgenabled == "D" {
+                // Disabled, or enabled for replicas only: it stops firing in normal sessions.
+                if s.tgenabled == "D" || s.tgenabled == "R" {
                     st.flags.insert(StatementFlag::DisablesSafeguard);
                 }
             }
@@ -130,6 +134,27 @@ impl Inspector {
                 create(st, "foreign_table");
                 st.touch(s.local_schema.clone(), Access::Create);
                 st.flags.insert(StatementFlag::ForeignServer);
+            }
+            NodeEnum::CreateForeignTableStmt(s) => {
+                create(st, "foreign_table");
+                if let Some(rv) = s.base_stmt.as_ref().and_then(|b| b.relation.as_ref()) {
+                    st.touch(relation(rv), Access::Create);
+                }
+                super::ddl::foreign_file_options(st, &s.options);
+            }
+            NodeEnum::AlterSubscriptionStmt(s) => {
+                alter(st, "subscription");
+                st.touch(s.subname.clone(), Access::Alter);
+                if !s.conninfo.is_empty() {
+                    st.function_risks.insert(FunctionRisk::RemoteConnection);
+                }
+            }
+            NodeEnum::AlterDomainStmt(s) => {
+                alter(st, "domain");
+                st.touch(dotted(&s.type_name), Access::Alter);
+                if s.behavior == pg_query::protobuf::DropBehavior::DropCascade as i32 {
+                    st.flags.insert(StatementFlag::Cascade);
+                }
             }
             NodeEnum::CreateSubscriptionStmt(s) => {
                 create(st, "subscription");

@@ -5,7 +5,10 @@
 use std::cell::Cell;
 
 use pg_query::NodeEnum;
-use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar, SubLinkType};
+use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar};
+
+mod keys;
+mod subquery;
 
 use super::fold::{Value, fold, is_constant_shape, is_row_independent, op_name};
 use super::names::{boxed, inner, string};
@@ -61,21 +64,16 @@ impl Scope {
                 // `(SELECT id FROM t) s`: an unfiltered projection of one relation that keeps
                 // its column names stands for that relation.
                 let alias = r.alias.as_ref().map(|a| a.aliasname.clone());
-                if let (Some(alias), Some(relation)) = (alias, plain_projection(r)) {
+                let projected = match boxed(&r.subquery) {
+                    Some(NodeEnum::SelectStmt(sel)) => subquery::plain_projection(sel),
+                    _ => None,
+                };
+                if let (Some(alias), Some(relation)) = (alias, projected) {
                     self.aliases.push((alias, relation));
                 }
             }
             _ => {}
         }
-    }
-
-    /// A sub-select's scope: its own relations first, then the outer ones (for correlated
-    /// references), and the same target as the outer statement.
-    fn nested(&self, from: &[Node]) -> Self {
-        let mut scope = Self::from_from_clause(None, from);
-        scope.aliases.extend(self.aliases.iter().cloned());
-        scope.target = self.target.clone();
-        scope
     }
 
     /// Canonical text of a column reference: columns of the target relation (under any
@@ -139,6 +137,21 @@ impl Scope {
                 _ => Truth::Unknown,
             },
             NodeEnum::SubLink(s) => self.sub_link(s),
+            // `CASE WHEN … THEN true ELSE true END`: true when every branch is.
+            NodeEnum::CaseExpr(c) if c.arg.is_none() && c.defresult.is_some() => {
+                let results = c.args.iter().filter_map(|w| match inner(w) {
+                    Some(NodeEnum::CaseWhen(w)) => Some(boxed(&w.result)),
+                    _ => None,
+                });
+                let all_true = results
+                    .chain(std::iter::once(boxed(&c.defresult)))
+                    .all(|r| r.is_some_and(|r| self.eval_enum(r) == Truth::True));
+                if all_true {
+                    Truth::True
+                } else {
+                    self.constant(node)
+                }
+            }
             other => self.constant(other),
         }
     }
@@ -173,10 +186,12 @@ impl Scope {
         let truths: Vec<Truth> = args.iter().map(|a| self.eval(a)).collect();
         // `… OR $2`, `… OR now() > x`: a disjunct that ignores the row matches every row
         // whenever it holds.
-        let row_independent = args
-            .iter()
-            .zip(&truths)
-            .any(|(a, t)| *t == Truth::Unknown && inner(a).is_some_and(is_row_independent));
+        // Bind parameters are left out: `col = $1 OR $1 IS NULL` is the optional-filter idiom
+        // of ORMs, decided with the bound values when the statement executes.
+        let row_independent = args.iter().zip(&truths).any(|(a, t)| {
+            *t == Truth::Unknown
+                && inner(a).is_some_and(|a| is_row_independent(a) && !has_parameter(a))
+        });
         if truths.contains(&Truth::True) || row_independent || self.has_complement(args) {
             Truth::True
         } else if truths.iter().all(|t| *t == Truth::False) {
@@ -224,6 +239,43 @@ impl Scope {
                 }
             }
             AExprKind::AexprIn if op == "=" => self.in_list(l, r),
+            AExprKind::AexprOpAny | AExprKind::AexprOpAll if op == "=" => {
+                // `x = ANY(ARRAY[x, …])`, `x = ALL(ARRAY[x])`.
+                let Some(NodeEnum::AArrayExpr(array)) = strip_casts(r) else {
+                    return self.constant(&NodeEnum::AExpr(Box::new(a.clone())));
+                };
+                let left = self.key_enum(l);
+                let same = |e: &Node| left.is_some() && self.key(e) == left;
+                let holds = if kind == AExprKind::AexprOpAny {
+                    array.elements.iter().any(same)
+                } else {
+                    !array.elements.is_empty() && array.elements.iter().all(same)
+                };
+                if holds {
+                    Truth::True
+                } else {
+                    self.constant(&NodeEnum::AExpr(Box::new(a.clone())))
+                }
+            }
+            AExprKind::AexprBetween | AExprKind::AexprBetweenSym => {
+                // `x BETWEEN x AND x`.
+                let left = self.key_enum(l);
+                let bounds_same = match r {
+                    NodeEnum::List(list) => {
+                        list.items.len() == 2
+                            && list
+                                .items
+                                .iter()
+                                .all(|b| left.is_some() && self.key(b) == left)
+                    }
+                    _ => false,
+                };
+                if bounds_same {
+                    Truth::True
+                } else {
+                    self.constant(&NodeEnum::AExpr(Box::new(a.clone())))
+                }
+            }
             AExprKind::AexprLike | AExprKind::AexprIlike if op == "~~" || op == "~~*" => {
                 if is_constant_shape(r) {
                     self.literal.set(true);
@@ -297,139 +349,30 @@ impl Scope {
             Truth::False
         }
     }
+}
 
-    /// `EXISTS (SELECT … [no filter])`, `x IN (SELECT x FROM same_table)`, `(SELECT true)`.
-    fn sub_link(&self, s: &pg_query::protobuf::SubLink) -> Truth {
-        let Some(NodeEnum::SelectStmt(sel)) = boxed(&s.subselect) else {
-            return Truth::Unknown;
-        };
-        if sel.larg.is_some() || sel.limit_count.is_some() || !sel.group_clause.is_empty() {
-            return Truth::Unknown;
-        }
-        let nested = self.nested(&sel.from_clause);
-        let unfiltered = match sel.where_clause.as_deref() {
-            None => true,
-            Some(w) => nested.eval(w) == Truth::True,
-        };
-        if nested.literal.get() {
-            self.literal.set(true);
-        }
-        match SubLinkType::try_from(s.sub_link_type) {
-            Ok(SubLinkType::ExistsSublink) if unfiltered => Truth::True,
-            Ok(SubLinkType::AnySublink) if unfiltered => {
-                let op = op_name(&s.oper_name);
-                let test = boxed(&s.testexpr).and_then(|t| self.key_enum(t));
-                let output = sel.target_list.first().and_then(|t| match inner(t) {
-                    Some(NodeEnum::ResTarget(rt)) => {
-                        boxed(&rt.val).and_then(|v| nested.key_enum(v))
-                    }
-                    _ => None,
-                });
-                let same = test.is_some() && test == output && sel.target_list.len() == 1;
-                if same && (op.is_empty() || op == "=") {
-                    Truth::True
-                } else {
-                    Truth::Unknown
-                }
-            }
-            Ok(SubLinkType::ExprSublink) if sel.from_clause.is_empty() => {
-                match sel.target_list.first().and_then(inner) {
-                    Some(NodeEnum::ResTarget(rt)) => {
-                        boxed(&rt.val).map_or(Truth::Unknown, |v| nested.eval_enum(v))
-                    }
-                    _ => Truth::Unknown,
-                }
-            }
-            _ => Truth::Unknown,
-        }
-    }
-
-    /// A canonical key for structural comparison; `None` for what we do not model.
-    fn key(&self, node: &Node) -> Option<String> {
-        inner(node).and_then(|n| self.key_enum(n))
-    }
-
-    fn key_enum(&self, node: &NodeEnum) -> Option<String> {
-        match node {
-            NodeEnum::ColumnRef(c) => self.column(&c.fields),
-            NodeEnum::TypeCast(t) => boxed(&t.arg).and_then(|a| self.key_enum(a)),
-            NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => {
-                let l = boxed(&a.lexpr)
-                    .and_then(|n| self.key_enum(n))
-                    .unwrap_or_default();
-                let r = boxed(&a.rexpr).and_then(|n| self.key_enum(n))?;
-                Some(format!("({l} {} {r})", op_name(&a.name)))
-            }
-            NodeEnum::NullTest(t) => {
-                let arg = boxed(&t.arg).and_then(|n| self.key_enum(n))?;
-                let is_null = t.nulltesttype == NullTestType::IsNull as i32;
-                Some(format!(
-                    "({arg} is {}null)",
-                    if is_null { "" } else { "not " }
-                ))
-            }
-            NodeEnum::FuncCall(f) => {
-                let name = super::names::dotted(&f.funcname);
-                let args: Option<Vec<String>> = f.args.iter().map(|a| self.key(a)).collect();
-                Some(format!("{name}({})", args?.join(",")))
-            }
-            other => fold(other).map(|v| format!("c:{v:?}")),
-        }
-    }
-
-    /// The key of the predicate's logical complement, where we can name it.
-    fn negated_key(&self, node: &Node) -> Option<String> {
-        match inner(node)? {
-            NodeEnum::BoolExpr(b) if b.boolop == BoolExprType::NotExpr as i32 => {
-                b.args.first().and_then(|a| self.key(a))
-            }
-            NodeEnum::NullTest(t) => {
-                let arg = boxed(&t.arg).and_then(|n| self.key_enum(n))?;
-                let is_null = t.nulltesttype == NullTestType::IsNull as i32;
-                Some(format!(
-                    "({arg} is {}null)",
-                    if is_null { "not " } else { "" }
-                ))
-            }
-            NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => {
-                let complement = match op_name(&a.name).as_str() {
-                    "=" => "<>",
-                    "<>" | "!=" => "=",
-                    "<" => ">=",
-                    ">=" => "<",
-                    ">" => "<=",
-                    "<=" => ">",
-                    _ => return None,
-                };
-                let l = boxed(&a.lexpr).and_then(|n| self.key_enum(n))?;
-                let r = boxed(&a.rexpr).and_then(|n| self.key_enum(n))?;
-                Some(format!("({l} {complement} {r})"))
-            }
-            _ => None,
-        }
+fn strip_casts(node: &NodeEnum) -> Option<&NodeEnum> {
+    match node {
+        NodeEnum::TypeCast(t) => boxed(&t.arg).and_then(strip_casts),
+        other => Some(other),
     }
 }
 
-/// The relation a sub-select in FROM merely projects: one relation, no filter, no limit, no
-/// grouping, and output columns that are plain column references (or `*`).
-fn plain_projection(r: &pg_query::protobuf::RangeSubselect) -> Option<String> {
-    let Some(NodeEnum::SelectStmt(s)) = boxed(&r.subquery) else {
-        return None;
-    };
-    let simple = s.where_clause.is_none()
-        && s.limit_count.is_none()
-        && s.group_clause.is_empty()
-        && s.larg.is_none()
-        && s.from_clause.len() == 1
-        && s.target_list.iter().all(|t| match inner(t) {
-            Some(NodeEnum::ResTarget(rt)) => {
-                rt.name.is_empty() && matches!(boxed(&rt.val), Some(NodeEnum::ColumnRef(_)))
-            }
-            _ => false,
-        });
-    match s.from_clause.first().and_then(inner) {
-        Some(NodeEnum::RangeVar(rv)) if simple => Some(rv.relname.clone()),
-        _ => None,
+/// True when the expression contains a bind parameter (`$1`).
+fn has_parameter(node: &NodeEnum) -> bool {
+    let any = |nodes: &[Node]| nodes.iter().any(|n| inner(n).is_some_and(has_parameter));
+    let opt = |n: &Option<Box<Node>>| boxed(n).is_some_and(has_parameter);
+    match node {
+        NodeEnum::ParamRef(_) => true,
+        NodeEnum::TypeCast(t) => opt(&t.arg),
+        NodeEnum::AExpr(a) => opt(&a.lexpr) || opt(&a.rexpr),
+        NodeEnum::BoolExpr(b) => any(&b.args),
+        NodeEnum::FuncCall(f) => any(&f.args),
+        NodeEnum::NullTest(t) => opt(&t.arg),
+        NodeEnum::BooleanTest(t) => opt(&t.arg),
+        NodeEnum::CoalesceExpr(c) => any(&c.args),
+        NodeEnum::List(l) => any(&l.items),
+        _ => false,
     }
 }
 

@@ -1,0 +1,165 @@
+//! Sub-queries in row filters: `EXISTS (…)`, `x IN (SELECT x FROM same_table)` (also through a
+//! CTE or a UNION), `NOT IN (<empty>)`, scalar sub-queries of constants.
+
+use pg_query::NodeEnum;
+use pg_query::protobuf::{SelectStmt, SetOperation, SubLink, SubLinkType};
+
+use super::{Scope, Truth};
+use crate::sql::fold::op_name;
+use crate::sql::names::{boxed, inner};
+
+/// What rows a sub-select returns, as far as static analysis can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rows {
+    /// Every row of its FROM (no filter, no limit, no grouping), or one row without FROM.
+    All,
+    /// None at all (a filter that is provably false).
+    Nothing,
+    Unknown,
+}
+
+impl Scope {
+    pub(super) fn sub_link(&self, s: &SubLink) -> Truth {
+        let Some(NodeEnum::SelectStmt(sel)) = boxed(&s.subselect) else {
+            return Truth::Unknown;
+        };
+        match SubLinkType::try_from(s.sub_link_type) {
+            Ok(SubLinkType::ExistsSublink) => self.exists(sel),
+            Ok(SubLinkType::AnySublink) => {
+                let op = op_name(&s.oper_name);
+                let test = boxed(&s.testexpr).and_then(|t| self.key_enum(t));
+                match test {
+                    Some(test) if op.is_empty() || op == "=" => self.any_of(&test, sel),
+                    _ => Truth::Unknown,
+                }
+            }
+            Ok(SubLinkType::ExprSublink) if sel.from_clause.is_empty() && sel.larg.is_none() => {
+                let nested = self.nested(sel);
+                let value = match sel.target_list.first().and_then(inner) {
+                    Some(NodeEnum::ResTarget(rt)) => {
+                        boxed(&rt.val).map_or(Truth::Unknown, |v| nested.eval_enum(v))
+                    }
+                    _ => Truth::Unknown,
+                };
+                self.absorb(&nested);
+                value
+            }
+            _ => Truth::Unknown,
+        }
+    }
+
+    fn exists(&self, sel: &SelectStmt) -> Truth {
+        if let (Some(l), Some(r)) = (sel.larg.as_deref(), sel.rarg.as_deref()) {
+            let union = sel.op == SetOperation::SetopUnion as i32;
+            return match (union, self.exists(l), self.exists(r)) {
+                (true, Truth::True, _) | (true, _, Truth::True) => Truth::True,
+                (true, Truth::False, Truth::False) => Truth::False,
+                _ => Truth::Unknown,
+            };
+        }
+        match self.rows(sel) {
+            Rows::All => Truth::True,
+            Rows::Nothing => Truth::False,
+            Rows::Unknown => Truth::Unknown,
+        }
+    }
+
+    /// `test IN (sel)`: true when `sel` returns every value of the same column of the target.
+    fn any_of(&self, test: &str, sel: &SelectStmt) -> Truth {
+        if let (Some(l), Some(r)) = (sel.larg.as_deref(), sel.rarg.as_deref()) {
+            let union = sel.op == SetOperation::SetopUnion as i32;
+            return match (union, self.any_of(test, l), self.any_of(test, r)) {
+                (true, Truth::True, _) | (true, _, Truth::True) => Truth::True,
+                (true, Truth::False, Truth::False) => Truth::False,
+                _ => Truth::Unknown,
+            };
+        }
+        match self.rows(sel) {
+            Rows::Nothing => Truth::False,
+            Rows::Unknown => Truth::Unknown,
+            Rows::All => {
+                let nested = self.nested(sel);
+                let output = match sel.target_list.as_slice() {
+                    [only] => match inner(only) {
+                        Some(NodeEnum::ResTarget(rt)) => {
+                            boxed(&rt.val).and_then(|v| nested.key_enum(v))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if output.as_deref() == Some(test) {
+                    Truth::True
+                } else {
+                    Truth::Unknown
+                }
+            }
+        }
+    }
+
+    fn rows(&self, sel: &SelectStmt) -> Rows {
+        if sel.limit_count.is_some() || !sel.group_clause.is_empty() || sel.having_clause.is_some()
+        {
+            return Rows::Unknown;
+        }
+        let nested = self.nested(sel);
+        let rows = match sel.where_clause.as_deref().map(|w| nested.eval(w)) {
+            None | Some(Truth::True) => Rows::All,
+            Some(Truth::False) => Rows::Nothing,
+            Some(Truth::Unknown) => Rows::Unknown,
+        };
+        self.absorb(&nested);
+        rows
+    }
+
+    /// A sub-select's scope: its own relations first (CTEs of its WITH that merely project a
+    /// relation stand for that relation), then the outer ones, and the outer target.
+    pub(super) fn nested(&self, sel: &SelectStmt) -> Self {
+        let mut scope = Self::from_from_clause(None, &sel.from_clause);
+        if let Some(with) = &sel.with_clause {
+            for cte in &with.ctes {
+                let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) else {
+                    continue;
+                };
+                let Some(NodeEnum::SelectStmt(query)) = boxed(&cte.ctequery) else {
+                    continue;
+                };
+                if let Some(relation) = plain_projection(query) {
+                    for (_, target) in scope.aliases.iter_mut().filter(|(_, r)| *r == cte.ctename) {
+                        *target = relation.clone();
+                    }
+                }
+            }
+        }
+        scope.aliases.extend(self.aliases.iter().cloned());
+        scope.target = self.target.clone();
+        scope
+    }
+
+    /// Carries a nested scope's dependence on literals up to this one.
+    fn absorb(&self, nested: &Scope) {
+        if nested.literal.get() {
+            self.literal.set(true);
+        }
+    }
+}
+
+/// The relation a sub-select in FROM merely projects: one relation, no filter, no limit, no
+/// grouping, and output columns that are plain column references (or `*`).
+pub(super) fn plain_projection(s: &SelectStmt) -> Option<String> {
+    let simple = s.where_clause.is_none()
+        && s.limit_count.is_none()
+        && s.group_clause.is_empty()
+        && s.larg.is_none()
+        && s.from_clause.len() == 1
+        && s.target_list.iter().all(|t| match inner(t) {
+            Some(NodeEnum::ResTarget(rt)) => {
+                rt.name.is_empty() && matches!(boxed(&rt.val), Some(NodeEnum::ColumnRef(_)))
+            }
+            _ => false,
+        });
+    match s.from_clause.first().and_then(inner) {
+        Some(NodeEnum::RangeVar(rv)) if simple => Some(rv.relname.clone()),
+        _ => None,
+    }
+}
