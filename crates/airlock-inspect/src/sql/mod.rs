@@ -9,8 +9,10 @@ mod functions;
 mod names;
 mod plpgsql;
 mod plvars;
+mod privileges;
 mod source;
 mod statement;
+mod strings;
 mod truth;
 mod utility;
 
