@@ -277,6 +277,8 @@ pub enum FunctionRisk {
     LargeObjectWrite,
     /// Changes replication/WAL/recovery state or advisory locking of the whole server.
     ServerAdmin,
+    /// Cancels other sessions' queries or resets statistics (`pg_cancel_backend`, `pg_stat_reset`).
+    QueryControl,
     /// A function that is neither a PostgreSQL built-in nor known to be side-effect free.
     Unknown,
 }
@@ -292,6 +294,7 @@ impl FunctionRisk {
             Self::BackendSignal => "backend_signal",
             Self::LargeObjectWrite => "large_object_write",
             Self::ServerAdmin => "server_admin",
+            Self::QueryControl => "query_control",
             Self::Unknown => "unknown",
         }
     }

@@ -767,3 +767,139 @@ fn adversarial_review_regressions() {
         ),
     ]);
 }
+
+/// Cases a second adversarial review found (tools' real traffic and new evasions).
+#[test]
+fn second_adversarial_review_regressions() {
+    check(&[
+        // Parameters bound inside the same text count as possibly true.
+        (
+            "DO $$BEGIN EXECUTE 'DELETE FROM orders WHERE status = $1 OR $2' USING 'x', true; END$$",
+            Deny,
+        ),
+        (
+            "PREPARE d(bool) AS DELETE FROM orders WHERE status = 'x' OR $1; EXECUTE d(true)",
+            Deny,
+        ),
+        // Always-true filters.
+        (
+            "DELETE FROM users WHERE NOT (id IS NULL AND id IS NOT NULL)",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE NOT (id = 1 AND id <> 1)", Deny),
+        (
+            "DELETE FROM users WHERE (SELECT count(*) FROM users) >= 0",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE (SELECT true FROM users LIMIT 1)",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE id = id + 0", Deny),
+        ("DELETE FROM users WHERE id * 1 = id", Deny),
+        ("UPDATE users SET pw = NULL WHERE id - id = 0", Deny),
+        (
+            "DELETE FROM users WHERE interval '1 day' > interval '1 hour'",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE id = COALESCE(NULL, id)", Deny),
+        (
+            "DELETE FROM users WHERE id = COALESCE(id, 0) OR id IS NULL",
+            Deny,
+        ),
+        ("DELETE FROM users WHERE GREATEST(id, id) = id", Deny),
+        ("DELETE FROM users WHERE id = id COLLATE \"C\"", Deny),
+        ("DELETE FROM users WHERE (id IS NULL) IS NOT NULL", Deny),
+        (
+            "DELETE FROM users WHERE (id = 1) IS NOT UNKNOWN OR id IS NULL",
+            Deny,
+        ),
+        (
+            "UPDATE users SET pw = NULL WHERE (id > 1) IS NOT NULL OR id IS NULL",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE id IS DISTINCT FROM NULL OR id IS NULL",
+            Deny,
+        ),
+        (
+            "DELETE FROM users WHERE (id = 5) IS NOT TRUE OR id = 5",
+            Deny,
+        ),
+        // Dangerous functions inside DDL run now or later.
+        (
+            "CREATE POLICY p ON users USING (pg_read_file('/etc/passwd') IS NOT NULL)",
+            Deny,
+        ),
+        (
+            "CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW WHEN (pg_read_file('/etc/passwd') IS NOT NULL) EXECUTE FUNCTION f()",
+            Deny,
+        ),
+        (
+            "ALTER DOMAIN d ADD CONSTRAINT c CHECK (pg_read_file('/etc/passwd') IS NOT NULL)",
+            Deny,
+        ),
+        (
+            "CREATE RULE r AS ON INSERT TO t WHERE pg_read_file('/etc/passwd') IS NOT NULL DO ALSO NOTIFY x",
+            Deny,
+        ),
+        (
+            "CREATE FUNCTION f(p text DEFAULT pg_read_file('/etc/passwd')) RETURNS text LANGUAGE sql AS 'SELECT p'",
+            Deny,
+        ),
+        (
+            "CREATE INDEX ON users ((pg_read_file('/etc/passwd')))",
+            Deny,
+        ),
+        (
+            "CREATE TABLE t (a text) PARTITION BY RANGE ((pg_read_file('/etc/passwd')))",
+            Deny,
+        ),
+        (
+            "CREATE TABLE t (x text DEFAULT set_config('session_replication_role','replica',false))",
+            Deny,
+        ),
+        (
+            "CREATE INDEX ON t ((set_config('session_replication_role', 'replica', false)))",
+            Deny,
+        ),
+        // Restoring settings, tools' session setup and driver placeholders stay allowed.
+        ("SET session_replication_role = origin", Allow),
+        ("RESET session_replication_role", Allow),
+        ("SET session_replication_role = DEFAULT", Allow),
+        (
+            "SELECT set_config('session_replication_role', 'origin', false)",
+            Allow,
+        ),
+        ("SELECT set_config('app.tenant_id', '42', true)", Allow),
+        ("SET LOCAL app.tenant_id TO '42'", Allow),
+        ("SET pgaudit.log = 'none'", Deny),
+        ("SET default_tablespace = ''", Allow),
+        (
+            "select u1_0.id,u1_0.email,u1_0.name from users u1_0 where u1_0.id=?",
+            Allow,
+        ),
+        (
+            "update users set email=?,name=?,version=? where id=? and version=?",
+            Allow,
+        ),
+        (
+            "SELECT users.id AS users_id FROM users WHERE users.id = %(pk_1)s",
+            Allow,
+        ),
+        ("SELECT id, name FROM users WHERE id = :id", Allow),
+        ("DELETE FROM users WHERE ?", Deny),
+        (
+            "SELECT time_bucket('5 minutes', ts) AS bucket, max(cpu) FROM metrics WHERE ts > now() - interval '6 hours' GROUP BY bucket",
+            Allow,
+        ),
+        (
+            "SELECT id, cosine_distance(embedding, '[1,2,3]') FROM items WHERE id < 100",
+            Allow,
+        ),
+        ("SELECT lo_from_bytea(0, 'abc')", Allow),
+        ("SELECT pg_cancel_backend(12345)", Review),
+        ("SELECT pg_stat_statements_reset()", Review),
+        ("CREATE EXTENSION IF NOT EXISTS postgres_fdw", Review),
+    ]);
+}

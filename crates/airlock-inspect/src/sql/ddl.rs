@@ -285,6 +285,10 @@ impl Inspector {
                     .collect();
                 (!parts.is_empty()).then(|| parts.join(", "))
             }
+            // `SET x TO DEFAULT`, `RESET x`: back to the server's configured value.
+            Ok(VariableSetKind::VarSetDefault | VariableSetKind::VarReset) => {
+                Some("DEFAULT".into())
+            }
             _ => None,
         };
         self.literal_sensitive |= value.is_some();

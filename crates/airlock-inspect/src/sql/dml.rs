@@ -42,7 +42,7 @@ impl Inspector {
                 WhereClause::NotApplicable
             } else {
                 let scope = Scope::from_from_clause(None, &s.from_clause);
-                match filter(s.where_clause.as_deref(), &scope, self) {
+                match filter(s.where_clause.as_deref(), &scope, self, st.origin) {
                     // Rows come from filtered sub-queries or CTEs: not every row.
                     w if w.matches_all_rows() && !unfiltered => WhereClause::Present,
                     w => w,
@@ -218,7 +218,7 @@ impl Inspector {
             self.scan_all(st, &returning.exprs, depth);
         }
         let scope = Scope::from_from_clause(w.relation, w.sources);
-        st.where_clause = filter(w.filter, &scope, self);
+        st.where_clause = filter(w.filter, &scope, self, st.origin);
         self.ctes.truncate(scope_len);
     }
 
@@ -239,7 +239,7 @@ impl Inspector {
         }
         let sources: Vec<Node> = s.source_relation.as_deref().cloned().into_iter().collect();
         let scope = Scope::from_from_clause(s.relation.as_ref(), &sources);
-        st.where_clause = filter(s.join_condition.as_deref(), &scope, self);
+        st.where_clause = filter(s.join_condition.as_deref(), &scope, self, st.origin);
         // `WHEN NOT MATCHED BY SOURCE THEN DELETE/UPDATE` touches every target row the source
         // lacks: with an empty or unrelated source, all of them.
         let unmatched_write = s.merge_when_clauses.iter().any(|c| {
@@ -278,7 +278,16 @@ pub(crate) fn is_catalog(name: &str) -> bool {
     in_catalog && base.starts_with("pg_") && !base.starts_with("pg_temp")
 }
 
-fn filter(node: Option<&Node>, scope: &Scope, inspector: &mut Inspector) -> WhereClause {
+/// The row filter's class. Bind parameters (`$1`) of a top-level statement are decided with
+/// their values when it executes; inside DO blocks, functions and PREPARE the values come from
+/// the same text, so a parameter that could make the filter true counts as true.
+fn filter(
+    node: Option<&Node>,
+    scope: &Scope,
+    inspector: &mut Inspector,
+    origin: Origin,
+) -> WhereClause {
+    scope.strict_parameters(origin != Origin::TopLevel);
     match node {
         None => WhereClause::Absent,
         Some(node) => {

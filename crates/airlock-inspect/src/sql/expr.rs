@@ -145,6 +145,26 @@ impl Inspector {
         let _ = depth;
     }
 
+    /// Functions called anywhere inside a DDL statement (index expressions, policies, trigger
+    /// conditions, defaults, constraints, partition keys): they run now or later.
+    pub(crate) fn scan_ddl_expressions(&mut self, st: &mut Statement, node: &NodeEnum) {
+        let found = fallback::scan(node);
+        for name in found.functions {
+            self.record_function(st, &name, None);
+        }
+        for (name, value) in found.settings {
+            self.literal_sensitive = true;
+            let change = SettingChange {
+                name,
+                value,
+                scope: SettingScope::Session,
+            };
+            if !st.settings.contains(&change) {
+                st.settings.push(change);
+            }
+        }
+    }
+
     fn function_call(&mut self, st: &mut Statement, f: &FuncCall, depth: u8) {
         let qualified = dotted(&f.funcname).to_lowercase();
         self.record_function(st, &qualified, Some(f));

@@ -11,6 +11,8 @@ pub(crate) struct Found {
     pub(crate) relations: Vec<String>,
     /// Nested data-modifying or utility statements.
     pub(crate) statements: usize,
+    /// `set_config(name, value, …)` calls with a literal name: (name, literal value).
+    pub(crate) settings: Vec<(String, Option<String>)>,
 }
 
 pub(crate) fn scan(node: &NodeEnum) -> Found {
@@ -29,7 +31,18 @@ fn walk(value: &Value, found: &mut Found) {
         Value::Object(map) => {
             for (key, child) in map {
                 match key.as_str() {
-                    "FuncCall" => found.functions.push(dotted(child.get("funcname"))),
+                    "FuncCall" => {
+                        let name = dotted(child.get("funcname"));
+                        if name.rsplit('.').next() == Some("set_config") {
+                            let args = child.get("args").and_then(Value::as_array);
+                            let literal =
+                                |i: usize| args.and_then(|a| a.get(i)).and_then(string_constant);
+                            if let Some(setting) = literal(0) {
+                                found.settings.push((setting.to_lowercase(), literal(1)));
+                            }
+                        }
+                        found.functions.push(name);
+                    }
                     "RangeVar" => found.relations.push(relation(child)),
                     "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
                         found.statements += 1;
@@ -67,6 +80,17 @@ fn find_sval(value: &Value) -> Option<&str> {
             .or_else(|| map.values().find_map(find_sval)),
         _ => None,
     }
+}
+
+/// `{"node": {"AConst": {"val": {"Sval": {"sval": "x"}}}}}` → `x`.
+fn string_constant(value: &Value) -> Option<String> {
+    let constant = value.get("node")?.get("AConst")?;
+    constant
+        .get("val")?
+        .get("Sval")?
+        .get("sval")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn relation(rv: &Value) -> String {

@@ -107,9 +107,9 @@ fn constant_shape(node: &NodeEnum, unknown: bool) -> bool {
         NodeEnum::AArrayExpr(a) => all(&a.elements),
         // `(SELECT 1)`: a scalar sub-query without FROM is as constant as its output.
         NodeEnum::SubLink(s) => match boxed(&s.subselect) {
+            // `(SELECT 1)`, `(SELECT count(*) FROM t)`: no filter that could refer to the row.
             Some(NodeEnum::SelectStmt(sel))
                 if s.sub_link_type == SubLinkType::ExprSublink as i32
-                    && sel.from_clause.is_empty()
                     && sel.where_clause.is_none() =>
             {
                 all(&sel.target_list)
@@ -214,7 +214,12 @@ fn cast(value: Value, ty: &str) -> Option<Value> {
             other => Some(other),
         },
         "text" | "varchar" | "bpchar" | "name" | "char" => value.as_text().map(Value::Str),
-        _ => Some(value),
+        "numeric" | "decimal" | "float4" | "float8" | "real" => match value {
+            Value::Str(s) => s.trim().parse().ok().map(Value::Float),
+            other => Some(other),
+        },
+        // Intervals, dates, JSON…: their order is not the order of their text.
+        _ => None,
     }
 }
 

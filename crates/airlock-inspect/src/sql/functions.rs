@@ -55,6 +55,24 @@ const KNOWN_EXTENSION: &[&str] = &[
     "slice",
     "hstore_to_json",
     "hstore_to_jsonb",
+    // TimescaleDB, pgvector, tablefunc (read-only helpers).
+    "time_bucket",
+    "time_bucket_gapfill",
+    "first",
+    "last",
+    "locf",
+    "interpolate",
+    "histogram",
+    "cosine_distance",
+    "l2_distance",
+    "l1_distance",
+    "inner_product",
+    "vector_dims",
+    "vector_norm",
+    "l2_normalize",
+    "normal_rand",
+    "connectby",
+    "crosstab",
 ];
 
 /// Built-ins added after PostgreSQL 15 (the list above was generated from a 15 server), so a
@@ -116,7 +134,7 @@ pub(crate) fn qualified_risk(name: &str) -> Option<FunctionRisk> {
 }
 
 fn is_known_extension(name: &str) -> bool {
-    KNOWN_EXTENSION.contains(&name) || name.starts_with("st_")
+    KNOWN_EXTENSION.contains(&name) || name.starts_with("st_") || name.starts_with("h3_")
 }
 
 fn curated(name: &str) -> Option<FunctionRisk> {
@@ -135,16 +153,17 @@ fn curated(name: &str) -> Option<FunctionRisk> {
         | "pg_file_length" => ServerFileAccess,
         n if n.starts_with("pg_ls_") && n.ends_with("dir") => ServerFileAccess,
         "lo_import" | "lo_export" => LargeObjectFile,
-        "lo_unlink" | "lo_put" | "lo_truncate" | "lo_truncate64" | "lowrite" | "lo_from_bytea"
-        | "lo_create" | "lo_creat" => LargeObjectWrite,
+        // Creating a large object changes nothing that exists: only these modify or remove.
+        "lo_unlink" | "lo_put" | "lo_truncate" | "lo_truncate64" | "lowrite" => LargeObjectWrite,
         "pg_execute_server_program" | "pg_catalog_program" => ProgramExecution,
         n if n.starts_with("dblink") => RemoteConnection,
         "postgres_fdw_disconnect"
         | "postgres_fdw_disconnect_all"
         | "postgres_fdw_get_connections" => RemoteConnection,
         "set_config" => SetConfig,
+        "pg_cancel_backend" | "pg_stat_statements_reset" => QueryControl,
+        n if n.starts_with("pg_stat_reset") => QueryControl,
         "pg_terminate_backend"
-        | "pg_cancel_backend"
         | "pg_reload_conf"
         | "pg_rotate_logfile"
         | "pg_rotate_logfile_old"
@@ -169,9 +188,8 @@ fn curated(name: &str) -> Option<FunctionRisk> {
         | "pg_logical_slot_get_binary_changes"
         | "pg_logical_emit_message"
         | "pg_import_system_collations"
-        | "pg_stop_making_pinned_objects"
-        | "pg_stat_statements_reset" => ServerAdmin,
-        n if n.starts_with("pg_stat_reset") || n.starts_with("binary_upgrade_") => ServerAdmin,
+        | "pg_stop_making_pinned_objects" => ServerAdmin,
+        n if n.starts_with("binary_upgrade_") => ServerAdmin,
         n if n.starts_with("pg_replication_origin_") && !n.ends_with("progress") => ServerAdmin,
         _ => return None,
     };
@@ -270,7 +288,11 @@ pub(crate) fn exports_tables(name: &str) -> bool {
 /// Functions whose text argument is SQL that they execute (argument index of the query).
 pub(crate) fn executes_sql_argument(name: &str) -> Option<usize> {
     match name {
-        "query_to_xml" | "query_to_xmlschema" | "query_to_xml_and_xmlschema" | "ts_stat" => Some(0),
+        "query_to_xml"
+        | "query_to_xmlschema"
+        | "query_to_xml_and_xmlschema"
+        | "ts_stat"
+        | "crosstab" => Some(0),
         "ts_rewrite" => Some(1),
         "dblink_exec" | "dblink" | "dblink_send_query" | "dblink_open" => Some(1),
         _ => None,

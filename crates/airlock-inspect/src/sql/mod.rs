@@ -7,6 +7,7 @@ mod fallback;
 mod fold;
 mod functions;
 mod names;
+mod placeholders;
 mod plpgsql;
 mod plvars;
 mod privileges;

@@ -95,6 +95,12 @@ impl Inspector {
                 _ => {}
             }
         }
+        // Parameter defaults run whenever the function is called without the argument.
+        for parameter in &s.parameters {
+            if let Some(node) = parameter.node.as_ref() {
+                self.scan_ddl_expressions(st, node);
+            }
+        }
         if let Some(sql_body) = s.sql_body.as_deref() {
             self.sql_body(sql_body, depth);
         }
@@ -154,6 +160,10 @@ impl Inspector {
         });
         if s.instead && on_write && !writes {
             st.flags.insert(StatementFlag::SwallowsWrites);
+        }
+        // The rule's condition runs whenever the rule fires.
+        if let Some(condition) = s.where_clause.as_deref() {
+            self.scan(st, condition, depth);
         }
         for action in &s.actions {
             if let Some(node) = inner(action) {

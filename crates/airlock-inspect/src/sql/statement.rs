@@ -75,6 +75,14 @@ impl Inspector {
         }
         match pg_query::parse(text, self.parser) {
             Err(error) => {
+                // A statement from an application log, before the driver bound `?`/`%s`/`:x`.
+                let bound = (origin == Origin::TopLevel && depth == 0)
+                    .then(|| super::placeholders::rewrite(text))
+                    .flatten()
+                    .filter(|rewritten| pg_query::parse(rewritten, self.parser).is_ok());
+                if let Some(rewritten) = bound {
+                    return self.inspect_text(&rewritten, origin, depth + 1);
+                }
                 self.opaque(parse_error_message(&error, origin));
                 0
             }
@@ -126,7 +134,10 @@ impl Inspector {
                     }
                 }
             }
-            other => self.utility(&mut st, other, depth),
+            other => {
+                self.utility(&mut st, other, depth);
+                self.scan_ddl_expressions(&mut st, other);
+            }
         }
         self.statements.push(st);
     }

@@ -73,7 +73,7 @@ impl Inspector {
                     st.touch(relation(rv), Access::Alter);
                 }
                 let function = dotted(&s.funcname).to_lowercase();
-                st.functions.insert(function);
+                self.record_function(st, &function, None);
             }
             NodeEnum::CreateEventTrigStmt(s) => {
                 create(st, "event_trigger");
@@ -101,12 +101,8 @@ impl Inspector {
                 if is_untrusted_language(&name) || name == "adminpack" {
                     untrusted(st);
                 }
-                if matches!(
-                    name.as_str(),
-                    "dblink" | "postgres_fdw" | "mysql_fdw" | "oracle_fdw"
-                ) {
-                    st.flags.insert(StatementFlag::ForeignServer);
-                }
+                // Installing dblink or an fdw connects nowhere yet (CREATE SERVER does): a schema
+                // change like any other.
             }
             NodeEnum::CreatePlangStmt(s) => {
                 create(st, "language");

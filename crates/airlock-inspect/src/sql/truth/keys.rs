@@ -2,11 +2,11 @@
 //! `x IS NULL OR x IS NOT NULL` are recognised whatever aliases and casts they go through.
 
 use pg_query::NodeEnum;
-use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType};
+use pg_query::protobuf::{AExprKind, BoolExprType, BoolTestType, Node, NullTestType};
 use serde_json::Value as Json;
 
 use super::Scope;
-use crate::sql::fold::{fold, op_name};
+use crate::sql::fold::{Value, fold, op_name};
 use crate::sql::names::{boxed, inner};
 
 impl Scope {
@@ -19,6 +19,32 @@ impl Scope {
         match node {
             NodeEnum::ColumnRef(c) => self.column(&c.fields),
             NodeEnum::TypeCast(t) => boxed(&t.arg).and_then(|a| self.key_enum(a)),
+            NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 && identity(a).is_some() => {
+                identity(a).and_then(|side| self.key_enum(side))
+            }
+            // `x - x` is 0 and `x / x` is 1 (for the non-null, non-zero rows).
+            NodeEnum::AExpr(a)
+                if a.kind == AExprKind::AexprOp as i32
+                    && matches!(op_name(&a.name).as_str(), "-" | "/")
+                    && boxed(&a.lexpr).and_then(|l| self.key_enum(l)).is_some()
+                    && boxed(&a.lexpr).and_then(|l| self.key_enum(l))
+                        == boxed(&a.rexpr).and_then(|r| self.key_enum(r)) =>
+            {
+                let value = if op_name(&a.name) == "-" { 0 } else { 1 };
+                Some(format!("c:{:?}", Value::Int(value)))
+            }
+            // `x IS UNKNOWN` is `x IS NULL`; `(col op constant) IS NULL` is `col IS NULL`.
+            NodeEnum::BooleanTest(t)
+                if t.booltesttype == BoolTestType::IsUnknown as i32
+                    || t.booltesttype == BoolTestType::IsNotUnknown as i32 =>
+            {
+                let arg = boxed(&t.arg).and_then(|n| self.null_subject(n))?;
+                let is_null = t.booltesttype == BoolTestType::IsUnknown as i32;
+                Some(format!(
+                    "({arg} is {}null)",
+                    if is_null { "" } else { "not " }
+                ))
+            }
             NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => {
                 let l = boxed(&a.lexpr)
                     .and_then(|n| self.key_enum(n))
@@ -27,7 +53,7 @@ impl Scope {
                 Some(format!("({l} {} {r})", op_name(&a.name)))
             }
             NodeEnum::NullTest(t) => {
-                let arg = boxed(&t.arg).and_then(|n| self.key_enum(n))?;
+                let arg = boxed(&t.arg).and_then(|n| self.null_subject(n))?;
                 let is_null = t.nulltesttype == NullTestType::IsNull as i32;
                 Some(format!(
                     "({arg} is {}null)",
@@ -43,9 +69,52 @@ impl Scope {
                 let args: Option<Vec<String>> = r.args.iter().map(|a| self.key(a)).collect();
                 Some(format!("row({})", args?.join(",")))
             }
+            // On the rows where `x` is not null (the only ones `x = …` can match),
+            // `coalesce(x, …)` is `x`.
+            NodeEnum::CoalesceExpr(c)
+                if c.args
+                    .first()
+                    .and_then(inner)
+                    .is_some_and(|f| matches!(f, NodeEnum::ColumnRef(_))) =>
+            {
+                c.args.first().and_then(|f| self.key(f))
+            }
             NodeEnum::CoalesceExpr(c) => {
-                let args: Option<Vec<String>> = c.args.iter().map(|a| self.key(a)).collect();
-                Some(format!("coalesce({})", args?.join(",")))
+                // NULL arguments add nothing: `coalesce(NULL, x)` is `x`.
+                let args: Option<Vec<String>> = c
+                    .args
+                    .iter()
+                    .filter(|a| !matches!(inner(a).and_then(fold), Some(Value::Null)))
+                    .map(|a| self.key(a))
+                    .collect();
+                let args = args?;
+                match args.as_slice() {
+                    [only] => Some(only.clone()),
+                    _ => Some(format!("coalesce({})", args.join(","))),
+                }
+            }
+            // `greatest(x, x)` is `x`.
+            NodeEnum::MinMaxExpr(m) => {
+                let args: Option<Vec<String>> = m.args.iter().map(|a| self.key(a)).collect();
+                let args = args?;
+                match args.split_first() {
+                    Some((first, rest)) if rest.iter().all(|a| a == first) => Some(first.clone()),
+                    _ => structural_key(node),
+                }
+            }
+            NodeEnum::CollateClause(c) => boxed(&c.arg).and_then(|a| self.key_enum(a)),
+            // `x IS DISTINCT FROM NULL` is `x IS NOT NULL`.
+            NodeEnum::AExpr(a)
+                if (a.kind == AExprKind::AexprDistinct as i32
+                    || a.kind == AExprKind::AexprNotDistinct as i32)
+                    && matches!(boxed(&a.rexpr).and_then(fold), Some(Value::Null)) =>
+            {
+                let arg = boxed(&a.lexpr).and_then(|n| self.key_enum(n))?;
+                let is_null = a.kind == AExprKind::AexprNotDistinct as i32;
+                Some(format!(
+                    "({arg} is {}null)",
+                    if is_null { "" } else { "not " }
+                ))
             }
             other => match fold(other) {
                 Some(value) => Some(format!("c:{value:?}")),
@@ -57,11 +126,15 @@ impl Scope {
     /// The key of the predicate's logical complement, where we can name it.
     pub(super) fn negated_key(&self, node: &Node) -> Option<String> {
         match inner(node)? {
+            // `p IS NOT TRUE` holds exactly when `p` does not (NULL included).
+            NodeEnum::BooleanTest(t) if t.booltesttype == BoolTestType::IsNotTrue as i32 => {
+                boxed(&t.arg).and_then(|a| self.key_enum(a))
+            }
             NodeEnum::BoolExpr(b) if b.boolop == BoolExprType::NotExpr as i32 => {
                 b.args.first().and_then(|a| self.key(a))
             }
             NodeEnum::NullTest(t) => {
-                let arg = boxed(&t.arg).and_then(|n| self.key_enum(n))?;
+                let arg = boxed(&t.arg).and_then(|n| self.null_subject(n))?;
                 let is_null = t.nulltesttype == NullTestType::IsNull as i32;
                 Some(format!(
                     "({arg} is {}null)",
@@ -84,6 +157,40 @@ impl Scope {
             }
             _ => None,
         }
+    }
+}
+
+impl Scope {
+    /// What decides whether an expression is NULL: `col op constant` is null exactly when
+    /// `col` is, so `(id > 1) IS NOT NULL` is keyed like `id IS NOT NULL`.
+    fn null_subject(&self, node: &NodeEnum) -> Option<String> {
+        if let NodeEnum::AExpr(a) = node
+            && a.kind == AExprKind::AexprOp as i32
+            && let (Some(l), Some(r)) = (boxed(&a.lexpr), boxed(&a.rexpr))
+        {
+            let constant = |n: &NodeEnum| matches!(fold(n), Some(v) if v != Value::Null);
+            if constant(r) {
+                return self.null_subject(l);
+            }
+            if constant(l) {
+                return self.null_subject(r);
+            }
+        }
+        self.key_enum(node)
+    }
+}
+
+/// `x + 0`, `0 + x`, `x - 0`, `x * 1`, `1 * x`, `x / 1`: the side that is `x`.
+fn identity(a: &pg_query::protobuf::AExpr) -> Option<&NodeEnum> {
+    let (l, r) = (boxed(&a.lexpr)?, boxed(&a.rexpr)?);
+    let value = |n: &NodeEnum| match fold(n) {
+        Some(Value::Int(i)) => Some(i),
+        _ => None,
+    };
+    match (op_name(&a.name).as_str(), value(l), value(r)) {
+        ("+", _, Some(0)) | ("-", _, Some(0)) | ("*", _, Some(1)) | ("/", _, Some(1)) => Some(l),
+        ("+", Some(0), _) | ("*", Some(1), _) => Some(r),
+        _ => None,
     }
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct Scope {
     aliases: Vec<(String, String)>,
     /// Set when a verdict depended on literal values.
     literal: Cell<bool>,
+    /// Bind parameters count as possibly true (see `dml::filter`).
+    strict: Cell<bool>,
 }
 
 impl Scope {
@@ -104,6 +106,10 @@ impl Scope {
         }
     }
 
+    pub(crate) fn strict_parameters(&self, strict: bool) {
+        self.strict.set(strict);
+    }
+
     /// True when a verdict reached in this scope looked at literal-shaped values, so another
     /// literal could have changed it.
     pub(crate) fn depended_on_literals(&self) -> bool {
@@ -175,7 +181,8 @@ impl Scope {
         let truths: Vec<Truth> = args.iter().map(|a| self.eval(a)).collect();
         if truths.iter().all(|t| *t == Truth::True) {
             Truth::True
-        } else if truths.contains(&Truth::False) {
+        } else if truths.contains(&Truth::False) || self.has_complement(args) {
+            // `p AND NOT p`: never true, so `NOT (p AND NOT p)` holds for every row.
             Truth::False
         } else {
             Truth::Unknown
@@ -190,7 +197,9 @@ impl Scope {
         // of ORMs, decided with the bound values when the statement executes.
         let row_independent = args.iter().zip(&truths).any(|(a, t)| {
             *t == Truth::Unknown
-                && inner(a).is_some_and(|a| is_row_independent(a) && !has_parameter(a))
+                && inner(a).is_some_and(|a| {
+                    is_row_independent(a) && (self.strict.get() || !has_parameter(a))
+                })
         });
         if truths.contains(&Truth::True) || row_independent || self.has_complement(args) {
             Truth::True
@@ -218,9 +227,11 @@ impl Scope {
         };
         match kind {
             AExprKind::AexprOp => {
-                if let (Some(x), Some(y)) = (self.key_enum(l), self.key_enum(r))
+                let folded = self.constant(&NodeEnum::AExpr(Box::new(a.clone())));
+                // Both sides the same expression (`x = x`, `x + 0 = x`, `x - x = 0`).
+                if folded == Truth::Unknown
+                    && let (Some(x), Some(y)) = (self.key_enum(l), self.key_enum(r))
                     && x == y
-                    && !x.starts_with("c:")
                 {
                     return match op.as_str() {
                         "=" | "<=" | ">=" => Truth::True,
@@ -228,7 +239,7 @@ impl Scope {
                         _ => Truth::Unknown,
                     };
                 }
-                self.constant(&NodeEnum::AExpr(Box::new(a.clone())))
+                folded
             }
             AExprKind::AexprNotDistinct | AExprKind::AexprDistinct => {
                 let same = self.key_enum(l).is_some() && self.key_enum(l) == self.key_enum(r);
@@ -324,6 +335,11 @@ impl Scope {
         let Some(arg) = boxed(&t.arg) else {
             return Truth::Unknown;
         };
+        // `(x IS NULL) IS NOT NULL`: a null test or boolean test is never null.
+        if matches!(arg, NodeEnum::NullTest(_) | NodeEnum::BooleanTest(_)) {
+            let not_null = t.nulltesttype == NullTestType::IsNotNull as i32;
+            return if not_null { Truth::True } else { Truth::False };
+        }
         if let NodeEnum::ColumnRef(c) = arg {
             // System columns exist and are non-null in every row.
             let system = c.fields.last().and_then(string).is_some_and(|name| {
