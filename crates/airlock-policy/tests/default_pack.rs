@@ -321,7 +321,7 @@ fn unknowable_or_privileged_changes_need_review() {
         ("DO $$ BEGIN EXECUTE 'DELETE FROM ' || tbl; END $$", Review),
         (
             "DO $$ DECLARE t text; BEGIN SELECT name INTO t FROM cfg; EXECUTE 'DROP TABLE ' || t; END $$",
-            Review,
+            Deny,
         ),
         (
             "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
@@ -557,6 +557,15 @@ fn filters_that_ignore_the_row_or_mirror_the_target_match_every_row() {
 #[test]
 fn plpgsql_variables_rules_and_functions() {
     check(&[
+        // Whatever the variable holds, a literal `DROP TABLE`/`TRUNCATE` prefix decides the kind.
+        (
+            "DO $$DECLARE r record; BEGIN FOR r IN SELECT tablename FROM pg_tables LOOP EXECUTE format('TRUNCATE %I CASCADE', r.tablename); END LOOP; END$$",
+            Deny,
+        ),
+        (
+            "DO $$BEGIN EXECUTE 'DELETE FROM t' || suffix; END $$",
+            Review,
+        ),
         (
             "DO $$ DECLARE q text := 'DROP TABLE t'; BEGIN q := q || ' CASCADE'; EXECUTE q; END $$",
             Deny,

@@ -123,6 +123,10 @@ fn constant_shape(node: &NodeEnum, unknown: bool) -> bool {
     }
 }
 
+/// With this key in the variables, every variable airlock does not know folds to its value
+/// (see `plvars::Vars::fold_with_placeholder`).
+pub(crate) const UNKNOWN_VARIABLE: &str = "\u{0}unknown";
+
 /// Folds a literal expression; `None` when it depends on anything but literals.
 pub(crate) fn fold(node: &NodeEnum) -> Option<Value> {
     fold_with(node, &HashMap::new())
@@ -155,9 +159,12 @@ pub(crate) fn fold_with(node: &NodeEnum, vars: &HashMap<String, String>) -> Opti
                 .unwrap_or_default();
             cast(value, ty.rsplit('.').next().unwrap_or_default())
         }
-        NodeEnum::ColumnRef(c) if c.fields.len() == 1 => {
-            let name = c.fields.first().and_then(string)?;
-            vars.get(name).map(|v| Value::Str(v.clone()))
+        NodeEnum::ColumnRef(c) => {
+            let names: Option<Vec<&str>> = c.fields.iter().map(string).collect();
+            match vars.get(&names?.join(".")) {
+                Some(value) => Some(Value::Str(value.clone())),
+                None => vars.get(UNKNOWN_VARIABLE).map(|v| Value::Str(v.clone())),
+            }
         }
         NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => operator(a, vars),
         NodeEnum::FuncCall(f) => super::strings::function(f, vars),

@@ -273,8 +273,26 @@ impl Inspector {
                     self.inspect_text(&sql, nested, depth + 1);
                 }
             }
-            None => st.dynamic_sql = DynamicSql::Opaque,
+            None => {
+                st.dynamic_sql = DynamicSql::Opaque;
+                // `EXECUTE 'DROP TABLE ' || t`: whatever `t` is, this drops or empties a table.
+                if let Some(shape) = vars.fold_with_placeholder(expr) {
+                    self.certain_destruction(&shape, depth);
+                }
+            }
         }
+    }
+
+    /// Inspects SQL whose unknown parts were replaced by a placeholder and keeps only the
+    /// statements whose kind no unknown part can change (DROP, TRUNCATE).
+    fn certain_destruction(&mut self, shape: &str, depth: u8) {
+        let mut scratch = Inspector::new(self.parser());
+        scratch.inspect_text(shape, Origin::DynamicSql, depth + 1);
+        let certain = scratch.statements.into_iter().filter(|s| {
+            s.origin == Origin::DynamicSql
+                && matches!(s.kind, StatementKind::Drop | StatementKind::Truncate)
+        });
+        self.statements.extend(certain);
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use pg_query::NodeEnum;
 use serde_json::Value;
 
-use super::fold::{Value as Folded, fold_with};
+use super::fold::{UNKNOWN_VARIABLE, Value as Folded, fold_with};
 use super::names::{boxed, inner};
 
 /// Combinations of variable values tried for one expression before giving up (opaque).
@@ -80,6 +80,24 @@ impl Vars {
             }
         }
         Some(out)
+    }
+}
+
+impl Vars {
+    /// `expr` with every value it cannot know replaced by a placeholder identifier: the shape
+    /// of the statement when only the literals are certain (`'DROP TABLE ' || t`).
+    pub(crate) fn fold_with_placeholder(&self, expr: &str) -> Option<String> {
+        let mut env: HashMap<String, String> = HashMap::new();
+        for (name, values) in &self.values {
+            if let Some(first) = values.first() {
+                env.insert(name.clone(), first.clone());
+            }
+        }
+        env.insert(
+            UNKNOWN_VARIABLE.to_owned(),
+            "value_known_at_run_time".to_owned(),
+        );
+        fold_expression(expr, &env)
     }
 }
 

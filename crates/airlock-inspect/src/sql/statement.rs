@@ -35,6 +35,10 @@ impl Inspector {
         }
     }
 
+    pub(crate) fn parser(&self) -> ParserOptions {
+        self.parser
+    }
+
     pub(crate) fn finish(self, top_level_count: usize) -> SqlFacts {
         // Fingerprints ignore constants everywhere and some names in utility statements: only
         // plain DML shapes (with no literal-dependent fact) may share a decision by fingerprint.
