@@ -118,7 +118,7 @@ impl Inspector {
             | NodeEnum::TypeName(_)
             | NodeEnum::Alias(_)
             | NodeEnum::WindowDef(_) => self.scan_window(st, node, depth),
-            other => self.scan_fallback(st, other, depth),
+            other => self.scan_fallback(st, other),
         }
     }
 
@@ -130,7 +130,7 @@ impl Inspector {
     }
 
     /// Anything else: walk it generically and record every function and relation in it.
-    fn scan_fallback(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+    fn scan_fallback(&mut self, st: &mut Statement, node: &NodeEnum) {
         let found = fallback::scan(node);
         for name in found.functions {
             self.record_function(st, &name, None);
@@ -142,7 +142,6 @@ impl Inspector {
             // Statements nested where we do not model them: the effect is unknown.
             st.dynamic_sql = DynamicSql::Opaque;
         }
-        let _ = depth;
     }
 
     /// Functions called anywhere inside a DDL statement (index expressions, policies, trigger

@@ -224,8 +224,7 @@ impl Inspector {
                         if let Some(query) = expr_query(fields.get(field)) {
                             self.dynamic(st, query, vars, origin, depth);
                         }
-                        for (name, value) in fields.iter().filter(|(name, _)| *name != field) {
-                            let _ = name;
+                        for (_, value) in fields.iter().filter(|(name, _)| *name != field) {
                             self.walk_plpgsql(st, value, vars, origin, depth);
                         }
                         continue;

@@ -87,11 +87,11 @@ impl Inspector {
                     st.flags.insert(StatementFlag::DisablesSafeguard);
                 }
             }
-            other => self.remote_or_owner(st, other, depth),
+            other => self.remote_or_owner(st, other),
         }
     }
 
-    fn remote_or_owner(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+    fn remote_or_owner(&mut self, st: &mut Statement, node: &NodeEnum) {
         use StatementKind as K;
         match node {
             NodeEnum::CreateExtensionStmt(s) => {
@@ -209,11 +209,11 @@ impl Inspector {
                 }
                 st.flags.insert(StatementFlag::ChangesPrivileges);
             }
-            other => self.simple_utility(st, other, depth),
+            other => self.simple_utility(st, other),
         }
     }
 
-    fn simple_utility(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+    fn simple_utility(&mut self, st: &mut Statement, node: &NodeEnum) {
         use StatementKind as K;
         st.kind = match node {
             NodeEnum::VacuumStmt(_)
@@ -227,7 +227,7 @@ impl Inspector {
             NodeEnum::DiscardStmt(_) => K::Discard,
             NodeEnum::ClosePortalStmt(_) | NodeEnum::FetchStmt(_) => K::Cursor,
             other => {
-                self.classify_by_name(st, other, depth);
+                self.classify_by_name(st, other);
                 return;
             }
         };
@@ -235,7 +235,7 @@ impl Inspector {
 
     /// Statement types without a dedicated handler: classify by the parser's node name
     /// (`CreateFooStmt`, `AlterFooStmt`, `DropFooStmt`) and scan everything inside.
-    fn classify_by_name(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+    fn classify_by_name(&mut self, st: &mut Statement, node: &NodeEnum) {
         let name = serde_json::to_value(node)
             .ok()
             .and_then(|v| v.as_object().and_then(|m| m.keys().next().cloned()))
@@ -259,7 +259,6 @@ impl Inspector {
         for relation in found.relations {
             st.touch(relation, Access::Alter);
         }
-        let _ = depth;
     }
 }
 
