@@ -12,6 +12,8 @@ airlock="$CARGO_TARGET_DIR/debug/airlock"
 echo "validating example policies"
 "$airlock" policy show-default > "$CARGO_TARGET_DIR/default-pack.cedar"
 "$airlock" policy validate "$CARGO_TARGET_DIR/default-pack.cedar" examples/policies/*.cedar
+echo "validating example configs"
+for config in examples/*.toml; do "$airlock" config validate "$config"; done
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod config_cmd;
 mod policy_cmd;
 
 use std::path::PathBuf;
@@ -40,6 +41,12 @@ enum Command {
     /// Verify, read and export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Check gateway configuration files.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Create API keys for identities.
+    #[command(subcommand)]
+    Keys(config_cmd::KeysCommand),
 }
 
 /// Exit code for a usage error (bad flags, unreadable input, broken policy file).
@@ -65,6 +72,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Audit(cmd) => run_async(audit_cmd::run(&cli.data_dir, cmd)),
+        Command::Config(cmd) => config_cmd::run_config(cmd),
+        Command::Keys(cmd) => config_cmd::run_keys(cmd),
     };
     match result {
         Ok(code) => code,

@@ -267,3 +267,39 @@ fn audit_verify_reports_a_missing_or_corrupt_store() {
     );
     assert!(!stderr(&corrupt).contains("panicked"));
 }
+
+#[test]
+fn config_validate_and_keys_create() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/airlock.toml");
+    let ok = airlock(&["config", "validate", example]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("ok: 1 listener(s), 1 connection(s), 2 identit(ies)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[[connections]]\nname = \"db\"\nhost = \"h\"\nport = 0\npassword = \"s3cret\"\n",
+    )
+    .unwrap();
+    let bad = airlock(&["config", "validate", broken.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    for needle in [
+        "connections[0].port",
+        "connections[0].database: is required",
+        "connections[0].password",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in {err}");
+    }
+    assert!(!err.contains("s3cret"), "{err}");
+
+    let created = airlock(&["keys", "create"]);
+    assert_eq!(created.status.code(), Some(0));
+    let text = stdout(&created);
+    let key = text.lines().find_map(|l| l.strip_prefix("key:  ")).unwrap();
+    let hash = text.lines().find_map(|l| l.strip_prefix("hash: ")).unwrap();
+    let parsed = airlock_config::ApiKeyHash::parse(hash).unwrap();
+    assert!(parsed.matches(key));
+    assert!(key.starts_with("alk_") && key.len() == 68, "{key}");
+}

@@ -1,0 +1,156 @@
+//! Configuration files as users write them: the shipped example, and broken ones whose every
+//! problem must be reported at once, with its path.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use airlock_config::{ApiKeyHash, Config, ConfigError, Credentials, Durability};
+
+fn problems(text: &str) -> Vec<String> {
+    match Config::parse(text, "test.toml", Path::new("/etc/airlock")) {
+        Err(ConfigError::Invalid { problems, .. }) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
+        Err(other) => panic!("expected validation problems, got {other}"),
+        Ok(config) => panic!("expected problems, got {config:?}"),
+    }
+}
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/airlock.toml");
+    let config = Config::load(Path::new(path)).unwrap();
+    assert_eq!(config.listeners.len(), 1);
+    assert_eq!(config.listeners[0].address.port(), 6432);
+    let local = &config.connections[0];
+    assert_eq!(
+        (local.name.as_str(), local.port, local.database.as_str()),
+        ("local", 5432, "test")
+    );
+    assert_eq!(local.credentials, Credentials::None);
+    assert!(local.environments.iter().any(|e| e.as_str() == "prod"));
+    assert_eq!(config.audit.durability, Durability::Group);
+    assert_eq!(
+        config.identities[1].acting_for.as_ref().unwrap().as_str(),
+        "alice"
+    );
+    assert_eq!(config.identities[0].api_keys.len(), 1);
+    assert!(!config.identities[0].api_keys[0].matches("foo"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let found = problems(
+        r#"
+        data_dirr = "x"
+        [audit]
+        durability = "sometimes"
+        read_window_ms = 5000
+        [[listeners]]
+        name = "pg"
+        address = "localhost"
+        [[connections]]
+        name = "main"
+        host = "db"
+        port = 70000
+        database = "app"
+        user = "app"
+        password = "hunter2"
+        [[connections]]
+        name = "main"
+        kind = "mysql"
+        host = "db"
+        database = "app"
+        user = "app"
+        password_env = "A"
+        password_file = "b"
+        [[identities]]
+        id = "bot"
+        kind = "agent"
+        acting_for = "nobody"
+        api_keys = ["plaintext-key"]
+        "#,
+    );
+    let expected = [
+        "data_dirr: unknown field",
+        "audit.durability: unknown durability `sometimes`; use `group` or `strict`",
+        "audit.read_window_ms: must be between 0 and 1000, got 5000",
+        "listeners[0].address: `localhost` is not an address like `127.0.0.1:6432`",
+        "connections[0].port: must be between 1 and 65535, got 70000",
+        "connections[0].password: passwords are never written in the configuration; use `password_env` or `password_file`",
+        "connections[1].kind: `mysql` connections are not supported yet",
+        "connections[1].password_env: give either `password_env` or `password_file`, not both",
+        "identities[0].api_keys[0]: expected `sha256:<64 hex digits>` (from `airlock keys create`); keys themselves are never stored",
+        "identities[0].acting_for: `nobody` is not a human identity of this configuration",
+    ];
+    for line in expected {
+        assert!(
+            found.iter().any(|f| f == line),
+            "missing `{line}` in:\n{}",
+            found.join("\n")
+        );
+    }
+    assert!(
+        !found.iter().any(|f| f.contains("hunter2")),
+        "secrets never appear in errors"
+    );
+}
+
+#[test]
+fn duplicates_wrong_types_and_missing_fields() {
+    let found = problems(
+        r#"
+        [[listeners]]
+        name = "a"
+        address = "127.0.0.1:1"
+        [[listeners]]
+        name = "a"
+        address = "127.0.0.1:1"
+        [[connections]]
+        name = 5
+        host = "db"
+        [[identities]]
+        id = "x"
+        groups = "dba"
+        "#,
+    );
+    for line in [
+        "listeners[1].name: `a` is already used by an earlier entry",
+        "listeners[1].address: `127.0.0.1:1` is already used by an earlier entry",
+        "connections[0].name: expected a string, found integer",
+        "connections[0].database: is required",
+        "connections[0].user: is required",
+        "identities[0].groups: expected an array of strings, found string",
+    ] {
+        assert!(
+            found.iter().any(|f| f == line),
+            "missing `{line}` in:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+#[test]
+fn syntax_errors_name_the_file() {
+    let error = Config::parse("[[listeners]\nname = ", "broken.toml", Path::new(".")).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("`broken.toml` is not valid TOML"),
+        "{text}"
+    );
+}
+
+#[test]
+fn api_key_hashes_round_trip_and_never_show_the_key() {
+    let hash = ApiKeyHash::of("alk_secret");
+    let parsed = ApiKeyHash::parse(&hash.to_string()).unwrap();
+    assert_eq!(parsed, hash);
+    assert!(parsed.matches("alk_secret"));
+    assert!(!format!("{hash:?}").contains("alk_secret"));
+    assert!(ApiKeyHash::parse("sha256:zz").is_none());
+}

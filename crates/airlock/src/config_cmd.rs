@@ -1,0 +1,62 @@
+//! `airlock config validate` and `airlock keys create`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airlock_config::{ApiKeyHash, Config, ConfigError};
+use anyhow::Context;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Check a configuration file: every problem is printed with its path; exit 1 if any.
+    Validate {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an API key: prints the key (give it to the client, once) and the hash to put in
+    /// an identity's `api_keys` in the configuration. The key itself is stored nowhere.
+    Create,
+}
+
+pub fn run_config(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
+    let ConfigCommand::Validate { file } = cmd;
+    match Config::load(&file) {
+        Ok(config) => {
+            writeln!(
+                std::io::stdout(),
+                "ok: {} listener(s), {} connection(s), {} identit(ies), {}",
+                config.listeners.len(),
+                config.connections.len(),
+                config.identities.len(),
+                if config.policy.files.is_empty() {
+                    "the built-in policy pack".to_owned()
+                } else {
+                    format!("{} policy file(s)", config.policy.files.len())
+                }
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ (ConfigError::Invalid { .. } | ConfigError::Syntax { .. })) => {
+            eprintln!("airlock: {error}");
+            Ok(ExitCode::from(1))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub fn run_keys(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    let KeysCommand::Create = cmd;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).context("the system's random number generator failed")?;
+    let key = format!("alk_{}", hex::encode(bytes));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "key:  {key}")?;
+    writeln!(out, "hash: {}", ApiKeyHash::of(&key))?;
+    eprintln!("give the key to the client now: airlock stores only the hash");
+    Ok(ExitCode::SUCCESS)
+}
