@@ -340,11 +340,12 @@ fn cross_checks(config: &Config, problems: &mut Vec<Problem>) {
         .collect();
     for (i, identity) in config.identities.iter().enumerate() {
         if let Some(human) = &identity.acting_for
-            && !humans.contains(human.as_str()) {
-                problems.push(Problem {
-                    path: format!("identities[{i}].acting_for"),
-                    reason: format!("`{human}` is not a human identity of this configuration"),
-                });
-            }
+            && !humans.contains(human.as_str())
+        {
+            problems.push(Problem {
+                path: format!("identities[{i}].acting_for"),
+                reason: format!("`{human}` is not a human identity of this configuration"),
+            });
+        }
     }
 }
