@@ -7,6 +7,14 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
 # Snapshot tests compare, never write: review changes with `cargo insta review`.
 export INSTA_UPDATE="${INSTA_UPDATE:-no}"
 
+# The wire-protocol tests talk to the real PostgreSQL on 127.0.0.1:5432 (trust, database test).
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+
 cargo build --locked -p airlock
 airlock="$CARGO_TARGET_DIR/debug/airlock"
 echo "validating example policies"

@@ -1,0 +1,98 @@
+//! The codec against the real PostgreSQL on 127.0.0.1:5432 (trust authentication, database
+//! `test`): a startup built by airlock is accepted, and every message the server sends back
+//! splits into frames and decodes — including an error with its SQLSTATE and the
+//! transaction-status byte.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use airlock_pg::{
+    Decoded, MAX_FRAME, decode_frame, encode_frame, encode_startup, parse_error, parse_ready,
+};
+
+/// Reads frames until ReadyForQuery; returns (tag, body) pairs.
+fn until_ready(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    loop {
+        match decode_frame(buf, MAX_FRAME).unwrap() {
+            Decoded::Complete(frame, used) => {
+                let done = frame.tag == b'Z';
+                frames.push((frame.tag, frame.body.to_vec()));
+                buf.drain(..used);
+                if done {
+                    return frames;
+                }
+            }
+            Decoded::Incomplete(_) => {
+                let mut chunk = [0u8; 8192];
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(
+                    n > 0,
+                    "server closed the connection; frames so far: {frames:?}"
+                );
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+#[test]
+fn startup_query_error_and_status_against_postgres() {
+    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(&encode_startup(&[
+            ("user", "postgres"),
+            ("database", "test"),
+            ("application_name", "airlock-pg-test"),
+        ]))
+        .unwrap();
+    let mut buf = Vec::new();
+    let startup = until_ready(&mut stream, &mut buf);
+    let tags: Vec<u8> = startup.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        startup.first().map(|(t, b)| (*t, b.clone())),
+        Some((b'R', 0i32.to_be_bytes().to_vec())),
+        "AuthenticationOk (trust)"
+    );
+    assert!(tags.contains(&b'S'), "ParameterStatus");
+    assert!(tags.contains(&b'K'), "BackendKeyData");
+
+    let mut query = Vec::new();
+    encode_frame(&mut query, b'Q', b"BEGIN; SELECT 1 AS one; SELECT 1/0;\0");
+    stream.write_all(&query).unwrap();
+    let replies = until_ready(&mut stream, &mut buf);
+    let tags: Vec<u8> = replies.iter().map(|(t, _)| *t).collect();
+    assert_eq!(tags, vec![b'C', b'T', b'D', b'C', b'E', b'Z']);
+    let (_, error_body) = replies.iter().find(|(t, _)| *t == b'E').unwrap();
+    let error = parse_error(&airlock_pg::Frame {
+        tag: b'E',
+        body: error_body,
+    })
+    .unwrap();
+    assert_eq!(error.code, "22012", "{error:?}");
+    assert_eq!(error.severity, "ERROR");
+    let (_, ready) = replies.last().unwrap();
+    assert_eq!(
+        parse_ready(&airlock_pg::Frame {
+            tag: b'Z',
+            body: ready
+        })
+        .unwrap(),
+        b'E',
+        "failed transaction"
+    );
+
+    let mut terminate = Vec::new();
+    encode_frame(&mut terminate, b'X', b"");
+    stream.write_all(&terminate).unwrap();
+}
