@@ -10,9 +10,10 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use airlock_pg::ScramVerifier;
 pub use model::{
-    ApiKeyHash, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
-    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
+    AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig, ListenerConfig,
+    ListenerProtocol, PolicyConfig, TlsConfig,
 };
 
 /// One problem in a configuration, at a path such as `connections[0].port`.

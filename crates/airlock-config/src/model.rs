@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use airlock_model::{ConnectionKind, IdentityKind, Name};
-use sha2::{Digest, Sha256};
+use airlock_pg::ScramVerifier;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -102,47 +102,7 @@ pub struct IdentityConfig {
     pub groups: BTreeSet<Name>,
     /// For an agent: the human it acts for.
     pub acting_for: Option<Name>,
-    pub api_keys: Vec<ApiKeyHash>,
-}
-
-/// The SHA-256 of an API key (keys are 32 random bytes, so a fast hash is enough); written
-/// `sha256:<64 hex digits>` in the configuration.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApiKeyHash([u8; 32]);
-
-impl ApiKeyHash {
-    pub const PREFIX: &'static str = "sha256:";
-
-    pub fn of(key: &str) -> Self {
-        Self(Sha256::digest(key.as_bytes()).into())
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex_digits = text.strip_prefix(Self::PREFIX)?;
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex_digits, &mut bytes).ok()?;
-        Some(Self(bytes))
-    }
-
-    /// Constant-time comparison with a presented key.
-    pub fn matches(&self, key: &str) -> bool {
-        let other = Self::of(key).0;
-        self.0
-            .iter()
-            .zip(other.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    }
-}
-
-impl fmt::Display for ApiKeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", Self::PREFIX, hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ApiKeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKeyHash({self})")
-    }
+    /// SCRAM-SHA-256 verifiers of the identity's API keys (PostgreSQL's format): clients
+    /// authenticate with SCRAM, and the keys themselves are stored nowhere.
+    pub api_keys: Vec<ScramVerifier>,
 }

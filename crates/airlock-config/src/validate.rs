@@ -11,9 +11,10 @@ use toml::Table;
 use crate::Problem;
 use crate::fields::Fields;
 use crate::model::{
-    ApiKeyHash, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
-    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
+    AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig, ListenerConfig,
+    ListenerProtocol, PolicyConfig, TlsConfig,
 };
+use airlock_pg::ScramVerifier;
 
 const DEFAULT_READ_WINDOW_MS: i64 = 10;
 const MAX_READ_WINDOW_MS: i64 = 1_000;
@@ -281,11 +282,11 @@ fn identity(path: String, table: Table, problems: &mut Vec<Problem>) -> Option<I
     }
     let mut api_keys = Vec::new();
     for (i, text) in f.strings("api_keys").into_iter().enumerate() {
-        match ApiKeyHash::parse(&text) {
-            Some(hash) => api_keys.push(hash),
-            None => f.problem(
+        match ScramVerifier::parse(&text) {
+            Ok(verifier) => api_keys.push(verifier),
+            Err(_) => f.problem(
                 &format!("api_keys[{i}]"),
-                "expected `sha256:<64 hex digits>` (from `airlock keys create`); keys themselves are never stored",
+                "expected a SCRAM-SHA-256 verifier (`SCRAM-SHA-256$4096:…`, from `airlock keys create`); keys themselves are never stored",
             ),
         }
     }
@@ -329,6 +330,7 @@ fn cross_checks(config: &Config, problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     for (i, identity) in config.identities.iter().enumerate() {
         for key in &identity.api_keys {
+            // Verifiers have random salts, so a repeated one is a copy-paste of the same key.
             duplicate("identities", i, "api_keys", key.to_string(), &mut seen);
         }
     }

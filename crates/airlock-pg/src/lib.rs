@@ -11,11 +11,13 @@ mod backend;
 mod frame;
 mod frontend;
 mod reader;
+mod scram;
 mod startup;
 
 pub use backend::{ErrorFields, Severity, encode_error, encode_notice, parse_error, parse_ready};
 pub use frame::{Decoded, Frame, MAX_FRAME, decode_frame, encode_frame};
 pub use frontend::{FrontendMessage, parse_frontend};
+pub use scram::{DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier};
 pub use startup::{StartupPacket, decode_startup, encode_startup};
 
 /// A protocol violation: the peer sent bytes that cannot be a valid message.

@@ -96,3 +96,76 @@ fn startup_query_error_and_status_against_postgres() {
     encode_frame(&mut terminate, b'X', b"");
     stream.write_all(&terminate).unwrap();
 }
+
+fn connect() -> (TcpStream, Vec<u8>) {
+    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(&encode_startup(&[
+            ("user", "postgres"),
+            ("database", "test"),
+        ]))
+        .unwrap();
+    let mut buf = Vec::new();
+    until_ready(&mut stream, &mut buf);
+    (stream, buf)
+}
+
+fn query(stream: &mut TcpStream, buf: &mut Vec<u8>, sql: &str) -> Vec<(u8, Vec<u8>)> {
+    let mut message = Vec::new();
+    encode_frame(&mut message, b'Q', format!("{sql}\0").as_bytes());
+    stream.write_all(&message).unwrap();
+    let replies = until_ready(stream, buf);
+    if let Some((_, body)) = replies.iter().find(|(t, _)| *t == b'E') {
+        panic!(
+            "{sql}: {:?}",
+            parse_error(&airlock_pg::Frame { tag: b'E', body }).unwrap()
+        );
+    }
+    replies
+}
+
+/// The first column of the first DataRow.
+fn first_value(replies: &[(u8, Vec<u8>)]) -> String {
+    let (_, row) = replies.iter().find(|(t, _)| *t == b'D').expect("a row");
+    let len = i32::from_be_bytes(row[2..6].try_into().unwrap()) as usize;
+    String::from_utf8(row[6..6 + len].to_vec()).unwrap()
+}
+
+#[test]
+fn scram_verifiers_match_the_ones_postgres_computes() {
+    let (mut stream, mut buf) = connect();
+    let role = format!("airlock_scram_{}", std::process::id());
+    query(
+        &mut stream,
+        &mut buf,
+        "SET password_encryption = 'scram-sha-256'",
+    );
+    query(
+        &mut stream,
+        &mut buf,
+        &format!("DROP ROLE IF EXISTS {role}"),
+    );
+    query(
+        &mut stream,
+        &mut buf,
+        &format!("CREATE ROLE {role} PASSWORD 'pencil'"),
+    );
+    let stored = first_value(&query(
+        &mut stream,
+        &mut buf,
+        &format!("SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'"),
+    ));
+    query(&mut stream, &mut buf, &format!("DROP ROLE {role}"));
+    let verifier = airlock_pg::ScramVerifier::parse(&stored).unwrap();
+    assert!(verifier.verify_password("pencil"));
+    assert!(!verifier.verify_password("pencil2"));
+    let ours = airlock_pg::ScramVerifier::new("pencil", &verifier.salt, verifier.iterations);
+    assert_eq!(
+        ours.to_string(),
+        stored,
+        "same salt and iterations give PostgreSQL's verifier"
+    );
+}

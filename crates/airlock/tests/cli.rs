@@ -297,9 +297,15 @@ fn config_validate_and_keys_create() {
     let created = airlock(&["keys", "create"]);
     assert_eq!(created.status.code(), Some(0));
     let text = stdout(&created);
-    let key = text.lines().find_map(|l| l.strip_prefix("key:  ")).unwrap();
-    let hash = text.lines().find_map(|l| l.strip_prefix("hash: ")).unwrap();
-    let parsed = airlock_config::ApiKeyHash::parse(hash).unwrap();
-    assert!(parsed.matches(key));
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("key:      "))
+        .unwrap();
+    let verifier = text
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier: "))
+        .unwrap();
+    let parsed = airlock_config::ScramVerifier::parse(verifier).unwrap();
+    assert!(parsed.verify_password(key));
     assert!(key.starts_with("alk_") && key.len() == 68, "{key}");
 }

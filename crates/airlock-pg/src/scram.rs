@@ -1,0 +1,367 @@
+//! SCRAM-SHA-256 (RFC 5802 / RFC 7677) as PostgreSQL speaks it: the server side (clients
+//! authenticate to airlock with their API key) and the client side (airlock authenticates to
+//! the upstream), and verifiers in PostgreSQL's own `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`
+//! format, so a key is stored nowhere. Pure: callers supply the random nonces and salts.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+
+/// Iterations PostgreSQL uses by default.
+pub const DEFAULT_ITERATIONS: u32 = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScramError {
+    #[error("malformed SCRAM message: {0}")]
+    Malformed(&'static str),
+    #[error("SCRAM channel binding is not supported on this connection")]
+    ChannelBinding,
+    #[error("the server's nonce does not extend the client's")]
+    NonceMismatch,
+    #[error("password authentication failed")]
+    BadProof,
+    #[error("the server's signature is wrong: it does not know the password")]
+    BadServerSignature,
+    #[error("`{0}` is not a SCRAM-SHA-256 verifier")]
+    BadVerifier(String),
+}
+
+/// What a server stores to check a password without knowing it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramVerifier {
+    pub iterations: u32,
+    pub salt: Vec<u8>,
+    pub stored_key: [u8; 32],
+    pub server_key: [u8; 32],
+}
+
+impl ScramVerifier {
+    pub fn new(password: &str, salt: &[u8], iterations: u32) -> Self {
+        let salted = salted_password(password, salt, iterations);
+        let client_key = hmac(&salted, b"Client Key");
+        Self {
+            iterations,
+            salt: salt.to_vec(),
+            stored_key: sha256(&client_key),
+            server_key: hmac(&salted, b"Server Key"),
+        }
+    }
+
+    /// Checks a password presented directly (e.g. over TLS-protected HTTP), in constant time.
+    pub fn verify_password(&self, password: &str) -> bool {
+        let salted = salted_password(password, &self.salt, self.iterations);
+        equal(&sha256(&hmac(&salted, b"Client Key")), &self.stored_key)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ScramError> {
+        let bad = || ScramError::BadVerifier(text.chars().take(24).collect());
+        let rest = text.strip_prefix("SCRAM-SHA-256$").ok_or_else(bad)?;
+        let (params, keys) = rest.split_once('$').ok_or_else(bad)?;
+        let (iterations, salt) = params.split_once(':').ok_or_else(bad)?;
+        let (stored, server) = keys.split_once(':').ok_or_else(bad)?;
+        let key = |s: &str| -> Result<[u8; 32], ScramError> {
+            B64.decode(s)
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or_else(bad)
+        };
+        Ok(Self {
+            iterations: iterations.parse().ok().filter(|i| *i > 0).ok_or_else(bad)?,
+            salt: B64.decode(salt).map_err(|_| bad())?,
+            stored_key: key(stored)?,
+            server_key: key(server)?,
+        })
+    }
+}
+
+impl fmt::Display for ScramVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SCRAM-SHA-256${}:{}${}:{}",
+            self.iterations,
+            B64.encode(&self.salt),
+            B64.encode(self.stored_key),
+            B64.encode(self.server_key)
+        )
+    }
+}
+
+impl fmt::Debug for ScramVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScramVerifier({} iterations)", self.iterations)
+    }
+}
+
+/// The server side of one exchange.
+#[derive(Debug)]
+pub struct ScramServer {
+    verifier: ScramVerifier,
+    client_first_bare: String,
+    server_first: String,
+    nonce: String,
+}
+
+impl ScramServer {
+    /// Reads client-first-message (`n,,n=,r=<nonce>`) and answers server-first-message.
+    pub fn start(
+        verifier: ScramVerifier,
+        client_first: &str,
+        server_nonce: &str,
+    ) -> Result<(Self, String), ScramError> {
+        let bare = match client_first.split_once(",,") {
+            Some(("n" | "y", bare)) => bare,
+            Some((cb, _)) if cb.starts_with("p=") => return Err(ScramError::ChannelBinding),
+            _ => {
+                return Err(ScramError::Malformed(
+                    "client-first-message needs a gs2 header",
+                ));
+            }
+        };
+        let client_nonce =
+            attribute(bare, 'r').ok_or(ScramError::Malformed("client nonce missing"))?;
+        let nonce = format!("{client_nonce}{server_nonce}");
+        let server_first = format!(
+            "r={nonce},s={},i={}",
+            B64.encode(&verifier.salt),
+            verifier.iterations
+        );
+        let server = Self {
+            verifier,
+            client_first_bare: bare.to_owned(),
+            server_first: server_first.clone(),
+            nonce,
+        };
+        Ok((server, server_first))
+    }
+
+    /// Checks client-final-message's proof; answers server-final-message (`v=<signature>`).
+    pub fn finish(self, client_final: &str) -> Result<String, ScramError> {
+        let (without_proof, proof) = client_final
+            .rsplit_once(",p=")
+            .ok_or(ScramError::Malformed("proof missing"))?;
+        if attribute(without_proof, 'r') != Some(self.nonce.as_str()) {
+            return Err(ScramError::NonceMismatch);
+        }
+        let proof = B64
+            .decode(proof)
+            .map_err(|_| ScramError::Malformed("proof is not base64"))?;
+        let auth = format!(
+            "{},{},{}",
+            self.client_first_bare, self.server_first, without_proof
+        );
+        let signature = hmac(&self.verifier.stored_key, auth.as_bytes());
+        let client_key: Vec<u8> = proof
+            .iter()
+            .zip(signature.iter())
+            .map(|(p, s)| p ^ s)
+            .collect();
+        if proof.len() != 32 || !equal(&sha256(&client_key), &self.verifier.stored_key) {
+            return Err(ScramError::BadProof);
+        }
+        Ok(format!(
+            "v={}",
+            B64.encode(hmac(&self.verifier.server_key, auth.as_bytes()))
+        ))
+    }
+}
+
+/// The client side of one exchange.
+#[derive(Debug)]
+pub struct ScramClient {
+    password: String,
+    client_first_bare: String,
+    server_signature: Option<[u8; 32]>,
+}
+
+impl ScramClient {
+    /// Starts an exchange; returns the client and client-first-message.
+    pub fn start(password: &str, client_nonce: &str) -> (Self, String) {
+        let bare = format!("n=,r={client_nonce}");
+        let first = format!("n,,{bare}");
+        (
+            Self {
+                password: password.to_owned(),
+                client_first_bare: bare,
+                server_signature: None,
+            },
+            first,
+        )
+    }
+
+    /// Answers server-first-message with client-final-message.
+    pub fn respond(&mut self, server_first: &str) -> Result<String, ScramError> {
+        let nonce =
+            attribute(server_first, 'r').ok_or(ScramError::Malformed("server nonce missing"))?;
+        let client_nonce = attribute(&self.client_first_bare, 'r').unwrap_or_default();
+        if !nonce.starts_with(client_nonce) || nonce.len() == client_nonce.len() {
+            return Err(ScramError::NonceMismatch);
+        }
+        let salt = attribute(server_first, 's')
+            .and_then(|s| B64.decode(s).ok())
+            .ok_or(ScramError::Malformed("salt missing"))?;
+        let iterations = attribute(server_first, 'i')
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i > 0)
+            .ok_or(ScramError::Malformed("iteration count missing"))?;
+        let salted = salted_password(&self.password, &salt, iterations);
+        let client_key = hmac(&salted, b"Client Key");
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth = format!(
+            "{},{},{}",
+            self.client_first_bare, server_first, without_proof
+        );
+        let signature = hmac(&sha256(&client_key), auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(signature.iter())
+            .map(|(k, s)| k ^ s)
+            .collect();
+        self.server_signature = Some(hmac(&hmac(&salted, b"Server Key"), auth.as_bytes()));
+        Ok(format!("{without_proof},p={}", B64.encode(proof)))
+    }
+
+    /// Checks server-final-message: the server proves it knew the verifier.
+    pub fn verify(&self, server_final: &str) -> Result<(), ScramError> {
+        let signature = attribute(server_final, 'v')
+            .and_then(|v| B64.decode(v).ok())
+            .ok_or(ScramError::Malformed("server signature missing"))?;
+        match self.server_signature {
+            Some(expected) if equal(&signature, &expected) => Ok(()),
+            _ => Err(ScramError::BadServerSignature),
+        }
+    }
+}
+
+fn attribute(message: &str, name: char) -> Option<&str> {
+    message.split(',').find_map(|part| {
+        let mut chars = part.chars();
+        (chars.next() == Some(name) && chars.next() == Some('='))
+            .then(|| part.get(2..))
+            .flatten()
+    })
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// HMAC-SHA-256 (RFC 2104).
+fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    let hashed;
+    let key = if key.len() > BLOCK {
+        hashed = sha256(key);
+        &hashed[..]
+    } else {
+        key
+    };
+    block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
+    let inner: Vec<u8> = block
+        .iter()
+        .map(|b| b ^ 0x36)
+        .chain(message.iter().copied())
+        .collect();
+    let outer: Vec<u8> = block
+        .iter()
+        .map(|b| b ^ 0x5c)
+        .chain(sha256(&inner))
+        .collect();
+    sha256(&outer)
+}
+
+/// PBKDF2-HMAC-SHA-256 with one output block (RFC 8018); the password as UTF-8 (SASLprep of
+/// ASCII passwords is the identity; airlock's keys are ASCII).
+fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut first = salt.to_vec();
+    first.extend_from_slice(&1u32.to_be_bytes());
+    let mut u = hmac(password.as_bytes(), &first);
+    let mut result = u;
+    for _ in 1..iterations {
+        u = hmac(password.as_bytes(), &u);
+        result.iter_mut().zip(u.iter()).for_each(|(r, x)| *r ^= x);
+    }
+    result
+}
+
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7677_example_exchange() {
+        // RFC 7677 section 3: user "user", password "pencil".
+        let (mut client, first) = ScramClient::start("pencil", "rOprNGfwEbeRWgbNEkqO");
+        assert_eq!(first, "n,,n=,r=rOprNGfwEbeRWgbNEkqO");
+        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let final_message = client.respond(server_first).unwrap();
+        // The RFC's proof covers `n=user`; airlock (like PostgreSQL) sends an empty name, so
+        // check the structure here and the arithmetic against the server below.
+        assert!(
+            final_message
+                .starts_with("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=")
+        );
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let verifier = ScramVerifier::new("pencil", &salt, 4096);
+        let (server, answer) =
+            ScramServer::start(verifier, &first, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0").unwrap();
+        assert_eq!(answer, server_first);
+        let server_final = server.finish(&final_message).unwrap();
+        client.verify(&server_final).unwrap();
+    }
+
+    #[test]
+    fn wrong_password_tampering_and_channel_binding_are_refused() {
+        let verifier = ScramVerifier::new("right", b"0123456789abcdef", 4096);
+        let (mut client, first) = ScramClient::start("wrong", "abc");
+        let (server, server_first) = ScramServer::start(verifier.clone(), &first, "xyz").unwrap();
+        let answer = client.respond(&server_first).unwrap();
+        assert_eq!(server.finish(&answer), Err(ScramError::BadProof));
+
+        let (mut client, first) = ScramClient::start("right", "abc");
+        let (server, server_first) = ScramServer::start(verifier.clone(), &first, "xyz").unwrap();
+        let answer = client
+            .respond(&server_first)
+            .unwrap()
+            .replace("r=abcxyz", "r=abcxyq");
+        assert_eq!(server.finish(&answer), Err(ScramError::NonceMismatch));
+        assert_eq!(client.verify("v=AAAA"), Err(ScramError::BadServerSignature));
+
+        assert_eq!(
+            ScramServer::start(verifier, "p=tls-server-end-point,,n=,r=a", "b").unwrap_err(),
+            ScramError::ChannelBinding
+        );
+    }
+
+    #[test]
+    fn keys_longer_than_an_hmac_block_match_an_independent_implementation() {
+        // Computed with Python's hashlib.pbkdf2_hmac / hmac for a 68-byte airlock key.
+        let key = format!("alk_{}", "0123456789abcdef".repeat(4));
+        let expected = "SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$uQ4SYPyRCPmf7nzmwTkNkMXNt+XJHx+TtWnrsqWiHTQ=:WdGLcp6gN6Bqa8/rj879vdvdj1i90PqhzGLVismZEF8=";
+        assert_eq!(
+            ScramVerifier::new(&key, b"0123456789abcdef", 4096).to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn verifiers_round_trip_in_postgres_format() {
+        let verifier = ScramVerifier::new("alk_secret", b"saltsaltsaltsalt", 4096);
+        let text = verifier.to_string();
+        assert!(text.starts_with("SCRAM-SHA-256$4096:"));
+        let parsed = ScramVerifier::parse(&text).unwrap();
+        assert_eq!(parsed, verifier);
+        assert!(parsed.verify_password("alk_secret"));
+        assert!(!parsed.verify_password("alk_secreT"));
+        assert!(!format!("{parsed:?}").contains("alk_secret"));
+        assert!(ScramVerifier::parse("md5abc").is_err());
+        assert!(ScramVerifier::parse("SCRAM-SHA-256$0:AA==$AA==:AA==").is_err());
+    }
+}
