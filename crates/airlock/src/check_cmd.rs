@@ -207,6 +207,8 @@ fn replay(
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut command = template.clone();
     let mut bad_lines = 0usize;
+    let mut tally = [0usize; 3];
+    let started = std::time::Instant::now();
     for (index, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("cannot read input line {}", index + 1))?;
         if line.trim().is_empty() {
@@ -236,6 +238,14 @@ fn replay(
         };
         command.text = parsed.command;
         let decision = checkpoint.decide(&command);
+        let slot = match decision.verdict {
+            Verdict::Allow => 0,
+            Verdict::Review => 1,
+            Verdict::Deny => 2,
+        };
+        if let Some(count) = tally.get_mut(slot) {
+            *count += 1;
+        }
         let result = ReplayResult {
             id: &parsed.id,
             decision: decision.verdict,
@@ -246,6 +256,13 @@ fn replay(
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    // The summary goes to stderr: stdout stays one JSON line per input line.
+    let [allow, review, deny] = tally;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "airlock: {} statement(s): {allow} allow, {review} review, {deny} deny ({seconds:.2} s)",
+        allow + review + deny
+    );
     if bad_lines > 0 {
         eprintln!(
             "airlock: {bad_lines} input line(s) could not be read; they are reported as `invalid-input`"

@@ -141,6 +141,11 @@ fn jsonl_replay_writes_one_line_per_input_in_order() {
     assert_eq!(lines[1]["id"], 2);
     assert_eq!(lines[1]["decision"], "allow");
     assert_eq!(lines[2]["decision"], "review");
+    assert!(
+        stderr(&out).contains("3 statement(s): 1 allow, 1 review, 1 deny"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
