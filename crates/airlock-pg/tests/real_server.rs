@@ -169,3 +169,53 @@ fn scram_verifiers_match_the_ones_postgres_computes() {
         "same salt and iterations give PostgreSQL's verifier"
     );
 }
+
+#[test]
+fn upstream_handshake_reaches_ready_against_postgres() {
+    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut handshake, startup) = airlock_pg::UpstreamHandshake::start(
+        "postgres",
+        "test",
+        &[("application_name", "airlock")],
+        None,
+        "nonce".into(),
+    );
+    stream.write_all(&startup).unwrap();
+    let mut buf = Vec::new();
+    let session = loop {
+        match decode_frame(&buf, MAX_FRAME).unwrap() {
+            Decoded::Complete(frame, used) => {
+                let step = handshake.on_frame(&frame).unwrap();
+                buf.drain(..used);
+                match step {
+                    airlock_pg::Step::Send(bytes) => stream.write_all(&bytes).unwrap(),
+                    airlock_pg::Step::Continue => {}
+                    airlock_pg::Step::Ready(session) => break session,
+                }
+            }
+            Decoded::Incomplete(_) => {
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "server closed");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    };
+    let param = |name: &str| {
+        session
+            .params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param("standard_conforming_strings").as_deref(), Some("on"));
+    assert!(param("server_version").is_some());
+    assert!(
+        session
+            .backend
+            .is_some_and(|(pid, key)| pid > 0 && !key.is_empty())
+    );
+}
