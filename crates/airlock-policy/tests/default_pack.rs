@@ -912,3 +912,110 @@ fn second_adversarial_review_regressions() {
         ("CREATE EXTENSION IF NOT EXISTS postgres_fdw", Review),
     ]);
 }
+
+/// Cases a third adversarial review found (DBA work, constant sources, summaries).
+#[test]
+fn third_adversarial_review_regressions() {
+    check(&[
+        // Filters that never look at the target keep every row or none.
+        (
+            "DELETE FROM orders USING (VALUES (1)) v(x) WHERE v.x = 1",
+            Deny,
+        ),
+        (
+            "UPDATE orders SET total = 0 FROM (VALUES (1)) v(n) WHERE v.n = 1",
+            Deny,
+        ),
+        ("DELETE FROM orders USING customers c WHERE c.id = 1", Deny),
+        (
+            "MERGE INTO orders USING (VALUES (1)) v(x) ON v.x = 1 WHEN MATCHED THEN DELETE",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders USING customers c WHERE orders.customer_id = c.id AND c.email = 'x'",
+            Allow,
+        ),
+        // Bounds and quantifiers over the same table.
+        (
+            "DELETE FROM orders WHERE id >= (SELECT min(id) FROM orders)",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders WHERE id <= (SELECT max(id) FROM public.orders)",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders WHERE id BETWEEN (SELECT min(id) FROM orders) AND (SELECT max(id) FROM orders)",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders WHERE id >= (SELECT min(id) FROM orders WHERE status = 'old')",
+            Allow,
+        ),
+        (
+            "DELETE FROM orders WHERE id IN (SELECT id FROM orders LIMIT ALL)",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders WHERE id IN (SELECT id FROM orders GROUP BY id)",
+            Deny,
+        ),
+        (
+            "DELETE FROM orders WHERE id IN (SELECT id FROM orders LIMIT 1000)",
+            Allow,
+        ),
+        (
+            "DELETE FROM orders WHERE id = ANY(ARRAY(SELECT id FROM orders))",
+            Deny,
+        ),
+        ("DELETE FROM orders o WHERE o.id = (SELECT o.id)", Deny),
+        ("DELETE FROM customers WHERE (id = id) = true", Deny),
+        (
+            "DELETE FROM customers WHERE CASE WHEN id = id THEN true END",
+            Deny,
+        ),
+        ("DELETE FROM customers WHERE COALESCE(id = id, true)", Deny),
+        ("DELETE FROM orders WHERE id <> ALL ('{}'::int[])", Deny),
+        ("DELETE FROM customers WHERE NOT (id = ANY('{}'))", Deny),
+        (
+            "UPDATE orders SET total = 0 WHERE status IS NULL OR status IS NOT NULL AND true",
+            Deny,
+        ),
+        (
+            "DO $$BEGIN EXECUTE convert_from('\\x5452554e43415445206f7264657273'::bytea, 'UTF8'); END$$",
+            Deny,
+        ),
+        // Summaries are not exports.
+        (
+            "COPY (SELECT status, count(*) FROM orders GROUP BY status) TO STDOUT WITH CSV",
+            Allow,
+        ),
+        ("COPY (SELECT count(*) FROM orders) TO STDOUT", Allow),
+        ("SELECT array_agg(DISTINCT status) FROM orders", Allow),
+        ("SELECT ARRAY(SELECT DISTINCT status FROM orders)", Allow),
+        (
+            "SELECT json_agg(s) FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) s",
+            Allow,
+        ),
+        (
+            "WITH c AS (SELECT count(*) FROM orders) SELECT * FROM c",
+            Allow,
+        ),
+        (
+            "SELECT * FROM (SELECT DISTINCT status FROM orders) s",
+            Allow,
+        ),
+        ("SELECT json_agg(o) FROM orders o", Review),
+        ("COPY orders TO STDOUT", Review),
+        // Foreign-server housekeeping and harmless settings.
+        (
+            "ALTER SERVER remote_srv OPTIONS (DROP use_remote_estimate)",
+            Review,
+        ),
+        (
+            "ALTER SERVER remote_srv OPTIONS (SET host 'evil.example')",
+            Deny,
+        ),
+        ("SET temp_file_limit = '10GB'", Allow),
+    ]);
+}

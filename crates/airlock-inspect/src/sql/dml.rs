@@ -74,6 +74,10 @@ impl Inspector {
     ) -> bool {
         let scope_len = self.enter_with(st, s.with_clause.as_ref(), depth);
         let unfiltered = self.unfiltered_source(s);
+        // Whether a block's LIMIT limits depends on its literal (`LIMIT ALL` is a NULL).
+        if let Some(limit) = boxed(&s.limit_count) {
+            self.literal_sensitive |= super::fold::is_constant_shape(limit);
+        }
         self.blocks.push(unfiltered);
         for list in [
             &s.target_list,
@@ -114,6 +118,7 @@ impl Inspector {
     ) -> usize {
         let before = self.ctes.len();
         let Some(with) = with else { return before };
+        self.complex = true;
         for cte in &with.ctes {
             if let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) {
                 self.ctes.push((cte.ctename.clone(), false));
@@ -125,7 +130,7 @@ impl Inspector {
                 continue;
             };
             let unfiltered = match boxed(&cte.ctequery) {
-                Some(NodeEnum::SelectStmt(s)) => self.unfiltered_source(s),
+                Some(NodeEnum::SelectStmt(s)) => self.returns_whole_rows(s),
                 _ => false,
             };
             if let Some(entry) = self.ctes.get_mut(before + offset) {

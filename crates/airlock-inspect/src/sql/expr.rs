@@ -32,6 +32,24 @@ impl Inspector {
     }
 
     pub(crate) fn scan_enum(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
+        self.complex |= match node {
+            NodeEnum::AExpr(a) => {
+                a.kind != pg_query::protobuf::AExprKind::AexprOp as i32
+                    && a.kind != pg_query::protobuf::AExprKind::AexprIn as i32
+            }
+            NodeEnum::SubLink(_)
+            | NodeEnum::CaseExpr(_)
+            | NodeEnum::CoalesceExpr(_)
+            | NodeEnum::MinMaxExpr(_)
+            | NodeEnum::RowExpr(_)
+            | NodeEnum::AArrayExpr(_)
+            | NodeEnum::RangeSubselect(_)
+            | NodeEnum::RangeFunction(_)
+            | NodeEnum::BooleanTest(_) => true,
+            // `INSERT … VALUES (…)` is a plain list of values; any other SELECT is a sub-query.
+            NodeEnum::SelectStmt(s) => s.values_lists.is_empty(),
+            _ => false,
+        };
         match node {
             NodeEnum::FuncCall(f) => self.function_call(st, f, depth),
             NodeEnum::AExpr(a) => {
@@ -45,7 +63,7 @@ impl Inspector {
                 // `ARRAY(SELECT u FROM users u)` packages the rows it selects.
                 let array = s.sub_link_type == pg_query::protobuf::SubLinkType::ArraySublink as i32;
                 if let (true, Some(NodeEnum::SelectStmt(sel))) = (array, boxed(&s.subselect))
-                    && self.unfiltered_source(sel)
+                    && self.returns_whole_rows(sel)
                 {
                     st.flags.insert(StatementFlag::PackagesRows);
                 }
@@ -212,7 +230,9 @@ impl Inspector {
         );
         // Packaging rows is an export only over whole tables; the table exporters always are.
         let unfiltered_block = self.blocks.last() == Some(&true);
-        let packages = functions::packages_rows(base) || (row_to_json && whole_row);
+        // `array_agg(DISTINCT status)` collects distinct values, not rows.
+        let distinct = f.is_some_and(|f| f.agg_distinct);
+        let packages = (functions::packages_rows(base) && !distinct) || (row_to_json && whole_row);
         if functions::exports_tables(base) || (packages && unfiltered_block) {
             st.flags.insert(StatementFlag::PackagesRows);
         }

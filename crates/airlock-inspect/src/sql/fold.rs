@@ -225,6 +225,25 @@ fn cast(value: Value, ty: &str) -> Option<Value> {
             Value::Str(s) => s.trim().parse().ok().map(Value::Float),
             other => Some(other),
         },
+        // `'\x44524f50'::bytea`: the bytes, when they are UTF-8 text (for `convert_from`).
+        "bytea" => match value {
+            Value::Str(s) => match s.strip_prefix("\\x") {
+                Some(hex_digits) => {
+                    let bytes: Option<Vec<u8>> = hex_digits
+                        .as_bytes()
+                        .chunks(2)
+                        .map(|p| {
+                            std::str::from_utf8(p)
+                                .ok()
+                                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                        })
+                        .collect();
+                    String::from_utf8(bytes?).ok().map(Value::Str)
+                }
+                None => Some(Value::Str(s)),
+            },
+            _ => None,
+        },
         // Intervals, dates, JSON…: their order is not the order of their text.
         _ => None,
     }

@@ -26,6 +26,18 @@ impl Inspector {
         !filtered && !limited && s.from_clause.iter().any(|f| self.unfiltered_item(f))
     }
 
+    /// True when `s` hands on every row of the tables it reads: it reads them whole and does
+    /// not summarise them (grouped, aggregated or DISTINCT output is a summary).
+    pub(crate) fn returns_whole_rows(&self, s: &SelectStmt) -> bool {
+        if let (Some(l), Some(r)) = (s.larg.as_deref(), s.rarg.as_deref()) {
+            return self.returns_whole_rows(l) || self.returns_whole_rows(r);
+        }
+        let summarised = !s.group_clause.is_empty()
+            || !s.distinct_clause.is_empty()
+            || super::dml::all_aggregates(&s.target_list);
+        !summarised && self.unfiltered_source(s)
+    }
+
     fn unfiltered_item(&self, node: &Node) -> bool {
         match inner(node) {
             Some(NodeEnum::RangeVar(rv)) => {
@@ -40,7 +52,7 @@ impl Inspector {
                 }
             }
             Some(NodeEnum::RangeSubselect(r)) => match boxed(&r.subquery) {
-                Some(NodeEnum::SelectStmt(s)) => self.unfiltered_source(s),
+                Some(NodeEnum::SelectStmt(s)) => self.returns_whole_rows(s),
                 _ => false,
             },
             Some(NodeEnum::JoinExpr(j)) => {

@@ -20,6 +20,10 @@ pub(crate) struct Inspector {
     pub(crate) blocks: Vec<bool>,
     /// Names of statements prepared earlier in the input (their text was judged).
     pub(crate) prepared: Vec<String>,
+    /// Set by constructs whose judgement can hinge on literals in ways that are hard to
+    /// track (sub-queries, CTEs, CASE, COALESCE, quantifiers…): such inputs never share a
+    /// decision by shape.
+    pub(crate) complex: bool,
 }
 
 impl Inspector {
@@ -32,6 +36,7 @@ impl Inspector {
             ctes: Vec::new(),
             blocks: Vec::new(),
             prepared: Vec::new(),
+            complex: false,
         }
     }
 
@@ -60,7 +65,7 @@ impl Inspector {
             statements: self.statements,
             unparseable: self.unparseable,
             top_level_count,
-            literal_sensitive: self.literal_sensitive || !plain || unparseable,
+            literal_sensitive: self.literal_sensitive || self.complex || !plain || unparseable,
         }
     }
 

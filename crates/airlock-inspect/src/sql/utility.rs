@@ -119,8 +119,20 @@ impl Inspector {
             NodeEnum::AlterForeignServerStmt(s) => {
                 alter(st, "foreign_server");
                 st.touch(s.servername.clone(), Access::Alter);
-                st.flags.insert(StatementFlag::ForeignServer);
-                st.function_risks.insert(FunctionRisk::RemoteConnection);
+                // Only pointing the server somewhere else connects to a new host.
+                let retargets = s.options.iter().any(|o| match inner(o) {
+                    Some(NodeEnum::DefElem(d)) => {
+                        matches!(
+                            d.defname.as_str(),
+                            "host" | "hostaddr" | "port" | "dbname" | "service"
+                        )
+                    }
+                    _ => false,
+                });
+                if retargets {
+                    st.flags.insert(StatementFlag::ForeignServer);
+                    st.function_risks.insert(FunctionRisk::RemoteConnection);
+                }
             }
             NodeEnum::CreateUserMappingStmt(_) | NodeEnum::AlterUserMappingStmt(_) => {
                 create(st, "user_mapping");

@@ -65,6 +65,38 @@ impl Scope {
                 let args: Option<Vec<String>> = f.args.iter().map(|a| self.key(a)).collect();
                 Some(format!("{name}({})", args?.join(",")))
             }
+            // `(SELECT o.id)`: a sub-query without FROM is its output, seen from here.
+            NodeEnum::SubLink(sub)
+                if sub.sub_link_type == pg_query::protobuf::SubLinkType::ExprSublink as i32 =>
+            {
+                let Some(NodeEnum::SelectStmt(sel)) = boxed(&sub.subselect) else {
+                    return structural_key(node);
+                };
+                match (
+                    sel.from_clause.is_empty() && sel.where_clause.is_none(),
+                    sel.target_list.as_slice(),
+                ) {
+                    (true, [only]) => match inner(only) {
+                        Some(NodeEnum::ResTarget(rt)) => {
+                            boxed(&rt.val).and_then(|v| self.key_enum(v))
+                        }
+                        _ => structural_key(node),
+                    },
+                    _ => structural_key(node),
+                }
+            }
+            // `p AND true`: the parts that are not always true.
+            NodeEnum::BoolExpr(b) if b.boolop == BoolExprType::AndExpr as i32 => {
+                let open: Vec<&Node> = b
+                    .args
+                    .iter()
+                    .filter(|a| self.eval(a) != super::Truth::True)
+                    .collect();
+                match open.as_slice() {
+                    [only] => self.key(only),
+                    _ => structural_key(node),
+                }
+            }
             NodeEnum::RowExpr(r) => {
                 let args: Option<Vec<String>> = r.args.iter().map(|a| self.key(a)).collect();
                 Some(format!("row({})", args?.join(",")))

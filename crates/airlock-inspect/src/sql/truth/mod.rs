@@ -14,7 +14,7 @@ use super::fold::{Value, fold, is_constant_shape, is_row_independent, op_name};
 use super::names::{boxed, inner, string};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Truth {
+pub(super) enum Truth {
     True,
     False,
     Unknown,
@@ -31,6 +31,8 @@ pub(crate) struct Scope {
     literal: Cell<bool>,
     /// Bind parameters count as possibly true (see `dml::filter`).
     strict: Cell<bool>,
+    /// The statement joins its target with other sources (USING, FROM, a MERGE source).
+    sources: bool,
 }
 
 impl Scope {
@@ -39,6 +41,7 @@ impl Scope {
         if let Some(rv) = target {
             scope.target = Some(rv.relname.clone());
             scope.add(rv);
+            scope.sources = !from.is_empty();
         }
         for node in from {
             scope.collect(node);
@@ -106,6 +109,43 @@ impl Scope {
         }
     }
 
+    /// True for a DML target joined with other relations (USING, FROM, a MERGE source).
+    fn has_sources(&self) -> bool {
+        self.target.is_some() && self.sources
+    }
+
+    /// True when the expression may read a column of the target relation. Sub-queries and node
+    /// types not modelled here count as reading it.
+    fn mentions_target(&self, node: &NodeEnum) -> bool {
+        let any = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .any(|n| inner(n).is_some_and(|n| self.mentions_target(n)))
+        };
+        let opt = |n: &Option<Box<Node>>| boxed(n).is_some_and(|n| self.mentions_target(n));
+        match node {
+            NodeEnum::ColumnRef(c) => self
+                .column(&c.fields)
+                .is_none_or(|k| k.starts_with("@target.")),
+            NodeEnum::AConst(_) | NodeEnum::ParamRef(_) | NodeEnum::SqlvalueFunction(_) => false,
+            NodeEnum::AExpr(a) => opt(&a.lexpr) || opt(&a.rexpr),
+            NodeEnum::BoolExpr(b) => any(&b.args),
+            NodeEnum::NullTest(t) => opt(&t.arg),
+            NodeEnum::BooleanTest(t) => opt(&t.arg),
+            NodeEnum::TypeCast(t) => opt(&t.arg),
+            NodeEnum::CollateClause(c) => opt(&c.arg),
+            NodeEnum::FuncCall(f) => any(&f.args) || opt(&f.agg_filter),
+            NodeEnum::CoalesceExpr(c) => any(&c.args),
+            NodeEnum::MinMaxExpr(m) => any(&m.args),
+            NodeEnum::CaseExpr(c) => opt(&c.arg) || any(&c.args) || opt(&c.defresult),
+            NodeEnum::CaseWhen(w) => opt(&w.expr) || opt(&w.result),
+            NodeEnum::List(l) => any(&l.items),
+            NodeEnum::RowExpr(r) => any(&r.args),
+            NodeEnum::AArrayExpr(a) => any(&a.elements),
+            _ => true,
+        }
+    }
+
     pub(crate) fn strict_parameters(&self, strict: bool) {
         self.strict.set(strict);
     }
@@ -116,7 +156,7 @@ impl Scope {
         self.literal.get()
     }
 
-    fn eval(&self, node: &Node) -> Truth {
+    pub(super) fn eval(&self, node: &Node) -> Truth {
         match inner(node) {
             Some(n) => self.eval_enum(n),
             None => Truth::Unknown,
@@ -144,6 +184,18 @@ impl Scope {
             },
             NodeEnum::SubLink(s) => self.sub_link(s),
             // `CASE WHEN … THEN true ELSE true END`: true when every branch is.
+            // `CASE WHEN x = x THEN true END`: the first branch whose condition holds decides.
+            NodeEnum::CaseExpr(c)
+                if c.arg.is_none() && self.case_decided(c) == Some(Truth::True) =>
+            {
+                Truth::True
+            }
+            // `COALESCE(x = x, true)`: every argument true (or null) means true.
+            NodeEnum::CoalesceExpr(c)
+                if !c.args.is_empty() && c.args.iter().all(|a| self.eval(a) == Truth::True) =>
+            {
+                Truth::True
+            }
             NodeEnum::CaseExpr(c) if c.arg.is_none() && c.defresult.is_some() => {
                 let results = c.args.iter().filter_map(|w| match inner(w) {
                     Some(NodeEnum::CaseWhen(w)) => Some(boxed(&w.result)),
@@ -226,6 +278,17 @@ impl Scope {
             return self.constant(&NodeEnum::AExpr(Box::new(a.clone())));
         };
         match kind {
+            // `(p) = true`: the predicate itself.
+            AExprKind::AexprOp
+                if op == "=" && (is_true(l) || is_true(r)) && !(is_true(l) && is_true(r)) =>
+            {
+                let other = if is_true(l) { r } else { l };
+                match self.eval_enum(other) {
+                    Truth::True => Truth::True,
+                    _ => self.constant(&NodeEnum::AExpr(Box::new(a.clone()))),
+                }
+            }
+            AExprKind::AexprOp if self.bound_by_extreme(&op, l, r) => Truth::True,
             AExprKind::AexprOp => {
                 let folded = self.constant(&NodeEnum::AExpr(Box::new(a.clone())));
                 // Both sides the same expression (`x = x`, `x + 0 = x`, `x - x = 0`).
@@ -250,6 +313,24 @@ impl Scope {
                 }
             }
             AExprKind::AexprIn if op == "=" => self.in_list(l, r),
+            AExprKind::AexprOpAny | AExprKind::AexprOpAll if empty_array(r) => {
+                // Over no elements, ANY is false and ALL is (vacuously) true.
+                if kind == AExprKind::AexprOpAll {
+                    Truth::True
+                } else {
+                    Truth::False
+                }
+            }
+            AExprKind::AexprOpAny if op == "=" && matches!(r, NodeEnum::SubLink(_)) => {
+                // `x = ANY(ARRAY(SELECT x FROM same_table))`.
+                match (r, self.key_enum(l)) {
+                    (NodeEnum::SubLink(s), Some(test)) => match boxed(&s.subselect) {
+                        Some(NodeEnum::SelectStmt(sel)) => self.any_of(&test, sel),
+                        _ => Truth::Unknown,
+                    },
+                    _ => Truth::Unknown,
+                }
+            }
             AExprKind::AexprOpAny | AExprKind::AexprOpAll if op == "=" => {
                 // `x = ANY(ARRAY[x, …])`, `x = ALL(ARRAY[x])`.
                 let Some(NodeEnum::AArrayExpr(array)) = strip_casts(r) else {
@@ -271,6 +352,17 @@ impl Scope {
             AExprKind::AexprBetween | AExprKind::AexprBetweenSym => {
                 // `x BETWEEN x AND x`.
                 let left = self.key_enum(l);
+                // `x BETWEEN (SELECT min(x) …) AND (SELECT max(x) …)` over the same table.
+                if let NodeEnum::List(list) = r
+                    && let [Some(lo), Some(hi)] = [
+                        list.items.first().and_then(inner),
+                        list.items.get(1).and_then(inner),
+                    ]
+                    && self.bound_by_extreme(">=", l, lo)
+                    && self.bound_by_extreme("<=", l, hi)
+                {
+                    return Truth::True;
+                }
                 let bounds_same = match r {
                     NodeEnum::List(list) => {
                         list.items.len() == 2
@@ -367,6 +459,19 @@ impl Scope {
     }
 }
 
+fn is_true(node: &NodeEnum) -> bool {
+    matches!(fold(node), Some(Value::Bool(true)))
+}
+
+/// `'{}'`, `'{}'::int[]`, `ARRAY[]::int[]`.
+fn empty_array(node: &NodeEnum) -> bool {
+    match strip_casts(node) {
+        Some(NodeEnum::AArrayExpr(a)) => a.elements.is_empty(),
+        Some(other) => matches!(fold(other), Some(Value::Str(s)) if s.trim() == "{}"),
+        None => false,
+    }
+}
+
 fn strip_casts(node: &NodeEnum) -> Option<&NodeEnum> {
     match node {
         NodeEnum::TypeCast(t) => boxed(&t.arg).and_then(strip_casts),
@@ -399,6 +504,10 @@ pub(crate) fn always_true(node: &Node, scope: &Scope) -> bool {
     match scope.eval(node) {
         Truth::True => true,
         Truth::False => false,
-        Truth::Unknown => inner(node).is_some_and(is_row_independent),
+        Truth::Unknown => inner(node).is_some_and(|n| {
+            // A filter that never looks at the target's columns (`USING (VALUES (1)) v WHERE
+            // v.x = 1`) keeps every target row or none.
+            is_row_independent(n) || (scope.has_sources() && !scope.mentions_target(n))
+        }),
     }
 }

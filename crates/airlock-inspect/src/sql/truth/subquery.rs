@@ -65,7 +65,7 @@ impl Scope {
     }
 
     /// `test IN (sel)`: true when `sel` returns every value of the same column of the target.
-    fn any_of(&self, test: &str, sel: &SelectStmt) -> Truth {
+    pub(super) fn any_of(&self, test: &str, sel: &SelectStmt) -> Truth {
         if let (Some(l), Some(r)) = (sel.larg.as_deref(), sel.rarg.as_deref()) {
             let union = sel.op == SetOperation::SetopUnion as i32;
             return match (union, self.any_of(test, l), self.any_of(test, r)) {
@@ -98,8 +98,12 @@ impl Scope {
     }
 
     fn rows(&self, sel: &SelectStmt) -> Rows {
-        if sel.limit_count.is_some() || !sel.group_clause.is_empty() || sel.having_clause.is_some()
-        {
+        // `LIMIT ALL`/`LIMIT NULL` do not limit; `GROUP BY` keeps every distinct value.
+        let having_true = sel
+            .having_clause
+            .as_deref()
+            .is_none_or(|h| self.eval(h) == Truth::True);
+        if crate::sql::source::limits(sel.limit_count.as_deref()) || !having_true {
             return Rows::Unknown;
         }
         let nested = self.nested(sel);
@@ -136,6 +140,58 @@ impl Scope {
         scope
     }
 
+    /// `x >= (SELECT min(x) FROM same_table)`, `x <= (SELECT max(x) FROM same_table)` (either
+    /// side): every non-null row is within the table's own extremes.
+    pub(super) fn bound_by_extreme(&self, op: &str, l: &NodeEnum, r: &NodeEnum) -> bool {
+        let extreme = |side: &NodeEnum| -> Option<(String, String)> {
+            let NodeEnum::SubLink(s) = side else {
+                return None;
+            };
+            let Some(NodeEnum::SelectStmt(sel)) = boxed(&s.subselect) else {
+                return None;
+            };
+            if s.sub_link_type != SubLinkType::ExprSublink as i32 || self.rows(sel) != Rows::All {
+                return None;
+            }
+            let nested = self.nested(sel);
+            let Some(NodeEnum::ResTarget(rt)) = sel.target_list.first().and_then(inner) else {
+                return None;
+            };
+            let Some(NodeEnum::FuncCall(f)) = boxed(&rt.val) else {
+                return None;
+            };
+            let name = crate::sql::names::last(&f.funcname)?.to_owned();
+            let arg = f
+                .args
+                .first()
+                .and_then(inner)
+                .and_then(|a| nested.key_enum(a))?;
+            Some((name, arg))
+        };
+        let (column, sub, op) = match (extreme(r), extreme(l)) {
+            (Some(sub), None) => (self.key_enum(l), sub, op.to_owned()),
+            (None, Some(sub)) => (self.key_enum(r), sub, flip(op).to_owned()),
+            _ => return false,
+        };
+        let Some(column) = column else { return false };
+        column == sub.1 && matches!((sub.0.as_str(), op.as_str()), ("min", ">=") | ("max", "<="))
+    }
+
+    /// The value of a CASE without operand when a branch provably decides it.
+    pub(super) fn case_decided(&self, c: &pg_query::protobuf::CaseExpr) -> Option<Truth> {
+        for when in &c.args {
+            let Some(NodeEnum::CaseWhen(w)) = inner(when) else {
+                return None;
+            };
+            match boxed(&w.expr).map(|e| self.eval_enum(e)) {
+                Some(Truth::True) => return boxed(&w.result).map(|r| self.eval_enum(r)),
+                Some(Truth::False) => continue,
+                _ => return None,
+            }
+        }
+        boxed(&c.defresult).map(|d| self.eval_enum(d))
+    }
+
     /// Carries a nested scope's dependence on literals up to this one.
     fn absorb(&self, nested: &Scope) {
         if nested.literal.get() {
@@ -144,11 +200,21 @@ impl Scope {
     }
 }
 
+fn flip(op: &str) -> &str {
+    match op {
+        "<" => ">",
+        ">" => "<",
+        "<=" => ">=",
+        ">=" => "<=",
+        other => other,
+    }
+}
+
 /// The relation a sub-select in FROM merely projects: one relation, no filter, no limit, no
 /// grouping, and output columns that are plain column references (or `*`).
 pub(super) fn plain_projection(s: &SelectStmt) -> Option<String> {
     let simple = s.where_clause.is_none()
-        && s.limit_count.is_none()
+        && !crate::sql::source::limits(s.limit_count.as_deref())
         && s.group_clause.is_empty()
         && s.larg.is_none()
         && s.from_clause.len() == 1
