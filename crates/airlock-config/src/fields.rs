@@ -89,23 +89,11 @@ impl<'p> Fields<'p> {
     }
 
     pub(crate) fn strings(&mut self, key: &str) -> Vec<String> {
-        match self.take(key) {
-            None => Vec::new(),
-            Some(Value::Array(items)) => {
-                let mut out = Vec::new();
-                for (i, item) in items.into_iter().enumerate() {
-                    match item {
-                        Value::String(s) => out.push(s),
-                        other => self.wrong_type(&format!("{key}[{i}]"), "a string", &other),
-                    }
-                }
-                out
-            }
-            Some(other) => {
-                self.wrong_type(key, "an array of strings", &other);
-                Vec::new()
-            }
-        }
+        let item = |v: Value| match v {
+            Value::String(s) => Ok(s),
+            other => Err(other),
+        };
+        self.array(key, "a string", "an array of strings", item)
     }
 
     pub(crate) fn table(&mut self, key: &str) -> Option<Table> {
@@ -119,20 +107,36 @@ impl<'p> Fields<'p> {
     }
 
     pub(crate) fn tables(&mut self, key: &str) -> Vec<Table> {
+        let item = |v: Value| match v {
+            Value::Table(t) => Ok(t),
+            other => Err(other),
+        };
+        self.array(key, "a table", "an array of tables (`[[…]]`)", item)
+    }
+
+    /// An optional array whose items `item` accepts; each rejected item is a problem at its
+    /// own path (`key[i]`).
+    fn array<T>(
+        &mut self,
+        key: &str,
+        each: &str,
+        whole: &str,
+        item: impl Fn(Value) -> Result<T, Value>,
+    ) -> Vec<T> {
         match self.take(key) {
             None => Vec::new(),
             Some(Value::Array(items)) => {
                 let mut out = Vec::new();
-                for (i, item) in items.into_iter().enumerate() {
-                    match item {
-                        Value::Table(t) => out.push(t),
-                        other => self.wrong_type(&format!("{key}[{i}]"), "a table", &other),
+                for (i, value) in items.into_iter().enumerate() {
+                    match item(value) {
+                        Ok(v) => out.push(v),
+                        Err(other) => self.wrong_type(&format!("{key}[{i}]"), each, &other),
                     }
                 }
                 out
             }
             Some(other) => {
-                self.wrong_type(key, "an array of tables (`[[…]]`)", &other);
+                self.wrong_type(key, whole, &other);
                 Vec::new()
             }
         }

@@ -17,6 +17,23 @@ use airlock_pg::{
     Decoded, MAX_FRAME, decode_frame, encode_frame, encode_startup, parse_error, parse_ready,
 };
 
+/// A connection to the local PostgreSQL with a read timeout (a hung server fails the test).
+fn open() -> TcpStream {
+    let stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Appends whatever the server sends next to `buf`.
+fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 8192];
+    let n = stream.read(&mut chunk).unwrap();
+    assert!(n > 0, "the server closed the connection");
+    buf.extend_from_slice(&chunk[..n]);
+}
+
 /// Reads frames until ReadyForQuery; returns (tag, body) pairs.
 fn until_ready(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
@@ -30,25 +47,14 @@ fn until_ready(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<(u8, Vec<u8>)> 
                     return frames;
                 }
             }
-            Decoded::Incomplete(_) => {
-                let mut chunk = [0u8; 8192];
-                let n = stream.read(&mut chunk).unwrap();
-                assert!(
-                    n > 0,
-                    "server closed the connection; frames so far: {frames:?}"
-                );
-                buf.extend_from_slice(&chunk[..n]);
-            }
+            Decoded::Incomplete(_) => read_more(stream, buf),
         }
     }
 }
 
 #[test]
 fn startup_query_error_and_status_against_postgres() {
-    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut stream = open();
     stream
         .write_all(&encode_startup(&[
             ("user", "postgres"),
@@ -98,10 +104,7 @@ fn startup_query_error_and_status_against_postgres() {
 }
 
 fn connect() -> (TcpStream, Vec<u8>) {
-    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut stream = open();
     stream
         .write_all(&encode_startup(&[
             ("user", "postgres"),
@@ -172,10 +175,7 @@ fn scram_verifiers_match_the_ones_postgres_computes() {
 
 #[test]
 fn upstream_handshake_reaches_ready_against_postgres() {
-    let mut stream = TcpStream::connect("127.0.0.1:5432").expect("PostgreSQL on 127.0.0.1:5432");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut stream = open();
     let (mut handshake, startup) = airlock_pg::UpstreamHandshake::start(
         "postgres",
         "test",
@@ -196,12 +196,7 @@ fn upstream_handshake_reaches_ready_against_postgres() {
                     airlock_pg::Step::Ready(session) => break session,
                 }
             }
-            Decoded::Incomplete(_) => {
-                let mut chunk = [0u8; 4096];
-                let n = stream.read(&mut chunk).unwrap();
-                assert!(n > 0, "server closed");
-                buf.extend_from_slice(&chunk[..n]);
-            }
+            Decoded::Incomplete(_) => read_more(&mut stream, &mut buf),
         }
     };
     let param = |name: &str| {
