@@ -1,7 +1,9 @@
 //! What the audit log records: [`AuditEvent`] = a time plus an [`EventKind`] (a closed set:
-//! a decision now; an execution outcome; later session and approval events).
+//! sessions opening and closing, decisions, execution outcomes; later approval events).
 
-use airlock_model::{Command, Decision, Identity, Name, Protocol, RuleId, TextHash, Verdict};
+use airlock_model::{
+    Command, Decision, Identity, Name, Protocol, RuleId, SessionId, TextHash, Verdict,
+};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -18,10 +20,41 @@ pub struct AuditEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
+    /// A client session was authenticated and connected upstream.
+    SessionOpened(SessionRecord),
+    /// A client session ended.
+    SessionClosed(SessionEnd),
     /// A command was decided (intent, recorded before anything runs).
     Decision(DecisionRecord),
-    /// What happened when a decided command ran (or did not).
+    /// What happened when a decided command ran (or did not), when it was not known in time to
+    /// be part of the decision record.
     Outcome(OutcomeRecord),
+}
+
+/// Who connected, from where, to what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session: SessionId,
+    pub identity: Identity,
+    pub connection: Name,
+    /// The client's address (`ip:port`).
+    pub client: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_name: Option<String>,
+    /// Whether the client leg was encrypted.
+    pub tls: bool,
+}
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    pub session: SessionId,
+    pub identity: Identity,
+    pub connection: Name,
+    /// Commands decided in the session.
+    pub statements: u64,
+    /// `client closed`, `upstream closed: …`, `shutdown`, a protocol error…
+    pub reason: String,
 }
 
 /// Who asked for what, where, and what the policy said.
@@ -31,6 +64,11 @@ pub struct DecisionRecord {
     pub identity: Identity,
     pub connection: Name,
     pub protocol: Protocol,
+    /// The session and the command's number in it (absent for dry runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<u64>,
     /// The exact command text.
     pub text: String,
     /// SHA-256 of `text`, the value approvals bind to.
@@ -40,15 +78,17 @@ pub struct DecisionRecord {
     pub rules: Vec<RuleId>,
     /// The decision's reason in words (empty for a plain allow).
     pub reason: String,
-    /// Known at decision time when the command never runs (e.g. a deny).
+    /// Known when the command never runs (a deny), or when it finished before its record was
+    /// written (reads are recorded with their outcome when they end within the read window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
 }
 
-/// The outcome of the command recorded by the decision event `decision_seq`.
+/// The outcome of the command `statement` of `session`, whose decision was recorded before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeRecord {
-    pub decision_seq: u64,
+    pub session: SessionId,
+    pub statement: u64,
     pub identity: Identity,
     pub connection: Name,
     pub outcome: Outcome,
@@ -61,11 +101,24 @@ pub enum Outcome {
     /// Denied, withdrawn, expired or cancelled before running.
     NotRun,
     Succeeded {
+        /// Rows returned or affected, as the server reported them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rows: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_us: Option<u64>,
+        /// Bytes of results sent to the client.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
     },
-    /// The upstream refused or failed; `error` never contains row data or secrets.
-    Failed { error: String },
+    /// The upstream refused or failed. `error` says how in airlock's words (never the server's
+    /// message, which can quote row data); `sqlstate` is the server's code when it sent one.
+    Failed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sqlstate: Option<String>,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_us: Option<u64>,
+    },
 }
 
 impl AuditEvent {
@@ -88,6 +141,8 @@ impl AuditEvent {
     /// Who the event is about.
     pub fn identity(&self) -> &Identity {
         match &self.kind {
+            EventKind::SessionOpened(record) => &record.identity,
+            EventKind::SessionClosed(record) => &record.identity,
             EventKind::Decision(record) => &record.identity,
             EventKind::Outcome(record) => &record.identity,
         }
@@ -107,6 +162,8 @@ impl AuditEvent {
 impl EventKind {
     pub fn as_str(&self) -> &'static str {
         match self {
+            Self::SessionOpened(_) => "session_opened",
+            Self::SessionClosed(_) => "session_closed",
             Self::Decision(_) => "decision",
             Self::Outcome(_) => "outcome",
         }
@@ -123,6 +180,8 @@ impl DecisionRecord {
             identity: command.identity.clone(),
             connection: command.connection.name.clone(),
             protocol: command.protocol,
+            session: None,
+            statement: None,
             text: command.text.clone(),
             text_sha256: command.text_hash(),
             verdict: decision.verdict,

@@ -19,7 +19,9 @@ pub use checkpoint::{
     AuditKey, CHECKPOINT_DOMAIN, Checkpoint, CheckpointFault, KeyError, KeyId, PublicKey,
     StoredCheckpoint,
 };
-pub use event::{AuditEvent, DecisionRecord, EventKind, Outcome, OutcomeRecord};
+pub use event::{
+    AuditEvent, DecisionRecord, EventKind, Outcome, OutcomeRecord, SessionEnd, SessionRecord,
+};
 pub use hash::{ChainHash, EVENT_DOMAIN};
 pub use summary::one_line;
 pub use verify::{Edit, Problem, Report, Verifier, verify};

@@ -32,10 +32,31 @@ impl Record {
             }
             EventKind::Outcome(outcome) => write!(
                 line,
-                "outcome of #{} for {actor} on {}: {}",
-                outcome.decision_seq,
+                "outcome of statement {} of session {} for {actor} on {}: {}",
+                outcome.statement,
+                outcome.session,
                 outcome.connection,
                 outcome_text(&outcome.outcome, max_text)
+            ),
+            EventKind::SessionOpened(open) => write!(
+                line,
+                "session {} opened by {actor} on {} from {}{}{}",
+                open.session,
+                open.connection,
+                open.client,
+                if open.tls { " (tls)" } else { "" },
+                open.application_name
+                    .as_deref()
+                    .map(|app| format!(" app {}", one_line(app, max_text)))
+                    .unwrap_or_default()
+            ),
+            EventKind::SessionClosed(end) => write!(
+                line,
+                "session {} closed for {actor} on {} after {} statement(s): {}",
+                end.session,
+                end.connection,
+                end.statements,
+                one_line(&end.reason, max_text)
             ),
         };
         line
@@ -45,9 +66,24 @@ impl Record {
 fn outcome_text(outcome: &Outcome, max_text: usize) -> String {
     match outcome {
         Outcome::NotRun => "not run".to_owned(),
-        Outcome::Succeeded { rows: Some(rows) } => format!("succeeded ({rows} rows)"),
-        Outcome::Succeeded { rows: None } => "succeeded".to_owned(),
-        Outcome::Failed { error } => format!("failed: {}", one_line(error, max_text)),
+        Outcome::Succeeded {
+            rows, duration_us, ..
+        } => {
+            let mut text = "succeeded".to_owned();
+            if let Some(rows) = rows {
+                let _ = write!(text, " ({rows} rows)");
+            }
+            if let Some(us) = duration_us {
+                let _ = write!(text, " in {us} µs");
+            }
+            text
+        }
+        Outcome::Failed {
+            sqlstate, error, ..
+        } => match sqlstate {
+            Some(code) => format!("failed ({code}): {}", one_line(error, max_text)),
+            None => format!("failed: {}", one_line(error, max_text)),
+        },
     }
 }
 
@@ -85,19 +121,22 @@ mod tests {
              [test]: DROP TABLE users;\\nSELECT 1"
         );
         let outcome = OutcomeRecord {
-            decision_seq: 1,
+            session: airlock_model::SessionId::from_u64(7),
+            statement: 3,
             identity: decision.identity().clone(),
             connection: airlock_model::Name::new("prod-db").unwrap(),
             outcome: Outcome::Failed {
+                sqlstate: Some("42501".into()),
                 error: "permission denied".into(),
+                duration_us: Some(12),
             },
         };
         let event = AuditEvent::new(decision.time, EventKind::Outcome(outcome));
         let record = chain.seal(&event).unwrap().to_row().decode().unwrap();
-        assert!(
-            record
-                .summary(9)
-                .ends_with("on prod-db: failed: permissio…")
+        assert_eq!(
+            record.summary(9),
+            "#2 2026-01-01T00:00:00Z outcome of statement 3 of session 0000000000000007 for \
+             agent deploy-bot (for alice@example.com) on prod-db: failed (42501): permissio…"
         );
     }
 

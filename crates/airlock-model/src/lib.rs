@@ -6,13 +6,16 @@
 mod command;
 mod connection;
 mod decision;
+mod effect;
 mod facts;
 mod identity;
 mod name;
+mod session;
 
 pub use command::{Command, Protocol, TextHash};
 pub use connection::{Connection, ConnectionKind};
 pub use decision::{Approval, Decision, RuleId, RuleMatch, Verdict};
+pub use effect::Effect;
 pub use facts::{
     Access, CopyDirection, CopyFacts, CopyTarget, DynamicSql, Facts, FunctionRisk, ObjectRef,
     Origin, SettingChange, SettingScope, SqlFacts, Statement, StatementFlag, StatementKind,
@@ -20,3 +23,4 @@ pub use facts::{
 };
 pub use identity::{Identity, IdentityKind};
 pub use name::{Name, NameError};
+pub use session::{SessionId, SessionIdError};

@@ -7,7 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use airlock_inspect::SqlOptions;
-use airlock_model::{Command, Decision, Facts};
+use airlock_model::{Command, Decision, Effect, Facts};
 
 use crate::Policy;
 use crate::abstraction::abstract_names;
@@ -32,10 +32,18 @@ const CACHE_CAPACITY: usize = 16_384;
 pub struct Checkpoint {
     policy: Arc<Policy>,
     options: SqlOptions,
-    by_text: HashMap<u64, HashMap<String, Decision>>,
-    by_shape: HashMap<u64, HashMap<String, Decision>>,
+    by_text: HashMap<u64, HashMap<String, Judgement>>,
+    by_shape: HashMap<u64, HashMap<String, Judgement>>,
     by_facts: HashMap<u64, HashMap<Facts, Evaluation>>,
     entries: usize,
+}
+
+/// A decision and the command's durable effect (which decides when its audit record must be
+/// durable), both from the same facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    pub decision: Decision,
+    pub effect: Effect,
 }
 
 impl Checkpoint {
@@ -66,6 +74,11 @@ impl Checkpoint {
 
     /// Decides `command`: total, never fails (an internal failure is a deny).
     pub fn decide(&mut self, command: &Command) -> Decision {
+        self.judge(command).decision
+    }
+
+    /// Decides `command` and classifies its effect; total, like [`Checkpoint::decide`].
+    pub fn judge(&mut self, command: &Command) -> Judgement {
         let context = context_key(command);
         let text = command.text.as_str();
         if let Some(hit) = self.by_text.get(&context).and_then(|m| m.get(text)) {
@@ -78,9 +91,9 @@ impl Checkpoint {
         let hit = shape
             .as_deref()
             .and_then(|key| self.by_shape.get(&context)?.get(key));
-        if let Some(decision) = hit.cloned() {
-            self.remember(context, command, None, &decision);
-            return decision;
+        if let Some(judgement) = hit.cloned() {
+            self.remember(context, command, None, &judgement);
+            return judgement;
         }
         let facts = self.facts(command);
         let key = abstract_names(&self.policy, command, &facts).unwrap_or_else(|| facts.clone());
@@ -96,11 +109,30 @@ impl Checkpoint {
                 evaluation
             }
         };
-        let decision = render(&self.policy, &facts, &evaluation);
+        let judgement = Judgement {
+            decision: render(&self.policy, &facts, &evaluation),
+            effect: Effect::of(&facts),
+        };
         let Facts::Sql(sql) = &facts;
         let shape = shape.filter(|_| !sql.literal_sensitive);
-        self.remember(context, command, shape, &decision);
-        decision
+        self.remember(context, command, shape, &judgement);
+        judgement
+    }
+
+    /// Replaces the options the inspector reads (e.g. after the server reports a change of
+    /// `standard_conforming_strings`); cached decisions made under other options are dropped.
+    pub fn set_options(&mut self, options: SqlOptions) {
+        if options != self.options {
+            self.options = options;
+            self.by_text.clear();
+            self.by_shape.clear();
+            self.by_facts.clear();
+            self.entries = 0;
+        }
+    }
+
+    pub fn options(&self) -> &SqlOptions {
+        &self.options
     }
 
     fn shape_cache_usable(&self) -> bool {
@@ -112,7 +144,7 @@ impl Checkpoint {
         context: u64,
         command: &Command,
         shape: Option<String>,
-        decision: &Decision,
+        judgement: &Judgement,
     ) {
         if self.entries >= CACHE_CAPACITY {
             self.by_text.clear();
@@ -121,13 +153,13 @@ impl Checkpoint {
             self.entries = 0;
         }
         let texts = self.by_text.entry(context).or_default();
-        texts.insert(command.text.clone(), decision.clone());
+        texts.insert(command.text.clone(), judgement.clone());
         self.entries += 1;
         if let Some(key) = shape {
             self.by_shape
                 .entry(context)
                 .or_default()
-                .insert(key, decision.clone());
+                .insert(key, judgement.clone());
             self.entries += 1;
         }
     }

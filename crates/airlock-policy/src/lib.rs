@@ -22,7 +22,7 @@ mod policy;
 mod render;
 mod rule;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, Judgement};
 pub use decide::{NO_PERMIT, POLICY_ERROR};
 pub use error::{PolicyError, Position, Problem};
 pub use load::PolicySource;

@@ -17,4 +17,4 @@ pub use keys::{
 };
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 pub use store::AuditStore;
-pub use writer::{AuditWriter, Receipt, WriterConfig, WriterTask};
+pub use writer::{AuditWriter, PendingReceipt, Receipt, WriterConfig, WriterTask};

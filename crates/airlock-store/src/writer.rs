@@ -6,6 +6,7 @@
 //! `checkpoint_interval` if there are unsigned events, on request, and on close.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use airlock_audit::{AuditEvent, AuditKey, Chain, ChainHash, ChainHead, Checkpoint, SealedEvent};
@@ -41,6 +42,14 @@ pub struct Receipt {
 #[derive(Clone, Debug)]
 pub struct AuditWriter {
     requests: mpsc::Sender<Request>,
+    failing: Arc<AtomicBool>,
+}
+
+/// An event that is queued but not known to be durable yet; [`PendingReceipt::wait`] tells.
+/// Dropping it is fine: the event is still stored (only the answer is lost).
+#[derive(Debug)]
+pub struct PendingReceipt {
+    answer: oneshot::Receiver<Result<Receipt, WriteError>>,
 }
 
 /// The writer task; join it to learn how it ended.
@@ -72,6 +81,7 @@ struct Task<S> {
     last_signed: Instant,
     events: Vec<SealedEvent>,
     replies: Vec<Reply<Receipt>>,
+    failing: Arc<AtomicBool>,
 }
 
 impl Default for WriterConfig {
@@ -95,7 +105,9 @@ impl AuditWriter {
         let head = store.head().await?;
         let signed = store.last_checkpoint().await?.unwrap_or(0);
         let (requests, inbox) = mpsc::channel(config.queue.max(1));
+        let failing = Arc::new(AtomicBool::new(false));
         let task = Task {
+            failing: Arc::clone(&failing),
             store,
             key,
             chain: Chain::resume(head),
@@ -106,12 +118,29 @@ impl AuditWriter {
             config,
         };
         let handle = tokio::spawn(task.run(inbox));
-        Ok((Self { requests }, WriterTask { handle }))
+        Ok((Self { requests, failing }, WriterTask { handle }))
     }
 
     /// Appends `event`; resolves once it is durably stored (or with the reason it is not).
     pub async fn append(&self, event: AuditEvent) -> Result<Receipt, WriteError> {
         self.call(|reply| Request::Append(event, reply)).await
+    }
+
+    /// Queues `event` (waiting only for room in the queue) and returns at once; the event
+    /// becomes durable with the next group commit, which [`PendingReceipt::wait`] awaits.
+    pub async fn enqueue(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Append(event, reply))
+            .await
+            .map_err(|_| WriteError::Closed)?;
+        Ok(PendingReceipt { answer })
+    }
+
+    /// False while the store is refusing writes (the last group commit failed) or the writer
+    /// has stopped: callers refuse commands instead of running them unrecorded.
+    pub fn is_healthy(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed) && !self.requests.is_closed()
     }
 
     /// Signs and stores a checkpoint of the current head now (if there are unsigned events).
@@ -132,6 +161,13 @@ impl AuditWriter {
             .await
             .map_err(|_| WriteError::Closed)?;
         answer.await.unwrap_or(Err(WriteError::Closed))
+    }
+}
+
+impl PendingReceipt {
+    /// Resolves once the event is durable (or with the reason it is not).
+    pub async fn wait(self) -> Result<Receipt, WriteError> {
+        self.answer.await.unwrap_or(Err(WriteError::Closed))
     }
 }
 
@@ -221,6 +257,7 @@ impl<S: AuditStore> Task<S> {
         let replies = self.replies.drain(..);
         match result {
             Ok(()) => {
+                self.failing.store(false, Ordering::Relaxed);
                 for (event, reply) in self.events.iter().zip(replies) {
                     drop(reply.send(Ok(Receipt {
                         seq: event.seq,
@@ -234,6 +271,7 @@ impl<S: AuditStore> Task<S> {
             }
             Err(error) => {
                 tracing::error!(%error, events = count, "audit write failed");
+                self.failing.store(true, Ordering::Relaxed);
                 let error = WriteError::Store(Arc::new(error));
                 replies.for_each(|reply| drop(reply.send(Err(error.clone()))));
                 let head = self.store.head().await.unwrap_or(base);

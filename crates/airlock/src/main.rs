@@ -5,6 +5,7 @@ mod audit_cmd;
 mod check_cmd;
 mod config_cmd;
 mod policy_cmd;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the gateway: clients connect to its listeners as to the database; every statement
+    /// is judged and recorded before it runs. Stops (draining sessions) on SIGTERM or Ctrl-C.
+    Serve(serve_cmd::ServeArgs),
     /// Decide commands without executing them (a dry run, or a replay of past traffic with
     /// --jsonl). Exit code: 0 allow, 1 deny, 2 review, 3 usage error.
     Check(check_cmd::CheckArgs),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Audit(cmd) => run_async(audit_cmd::run(&cli.data_dir, cmd)),

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# pgbench through airlock, against PostgreSQL direct and pgbouncer (session pooling), on the same
+# machine and data. Every workload runs ROUNDS rounds; in each round every target runs once, in
+# rotating order; the median per target is reported. Progress goes to stderr, results to stdout:
+#   <workload> direct_tps=<n> pgbouncer_tps=<n> airlock_tps=<n> ratio=<airlock/direct> pgbouncer_ratio=<pgbouncer/direct>
+# Needs PostgreSQL on 127.0.0.1:5432 with trust authentication for user postgres.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/pgbench.sh [options]
+  --rounds N        rounds per workload, median reported   (ROUNDS, default 3)
+  --duration S      seconds per pgbench run                (DURATION, default 10)
+  --scale N         pgbench scale factor                   (SCALE, default 10)
+  --workloads LIST  comma list, default all:               (WORKLOADS)
+                    select-only-simple-c1, select-only-simple-c8, select-only-extended-c8,
+                    select-only-prepared-c8, tpcb-like-c8, large-result-c8
+  --targets LIST    comma list of direct,pgbouncer,airlock (TARGETS, default all three)
+  --airlock PATH    airlock binary (AIRLOCK; default: cargo build --release -p airlock into
+                    ${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target})
+  --keep            keep the temporary directory (KEEP=1)
+Exit status: 0 if every pgbench run succeeded, 1 otherwise.
+EOF
+}
+
+ALL_WORKLOADS="select-only-simple-c1,select-only-simple-c8,select-only-extended-c8,select-only-prepared-c8,tpcb-like-c8,large-result-c8"
+ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-10}" SCALE="${SCALE:-10}" KEEP="${KEEP:-0}"
+WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}" TARGETS="${TARGETS:-direct,pgbouncer,airlock}"
+AIRLOCK="${AIRLOCK:-}"
+while (($#)); do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --rounds) ROUNDS="${2:?--rounds needs a value}"; shift ;;
+    --duration) DURATION="${2:?--duration needs a value}"; shift ;;
+    --scale) SCALE="${2:?--scale needs a value}"; shift ;;
+    --workloads) WORKLOADS="${2:?--workloads needs a value}"; shift ;;
+    --targets) TARGETS="${2:?--targets needs a value}"; shift ;;
+    --airlock) AIRLOCK="${2:?--airlock needs a value}"; shift ;;
+    --keep) KEEP=1 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "pgbench.sh: $*"; exit 1; }
+
+for n in ROUNDS DURATION SCALE; do
+  [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
+done
+IFS=, read -ra workloads <<<"$WORKLOADS"
+IFS=, read -ra targets <<<"$TARGETS"
+for w in "${workloads[@]}"; do [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w'"; done
+for t in "${targets[@]}"; do [[ "$t" =~ ^(direct|pgbouncer|airlock)$ ]] || die "unknown target '$t'"; done
+wants() { [[ ",$TARGETS," == *",$1,"* ]]; }
+
+DB=airlock_bench
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+tmp="$(mktemp -d -t airlock-pgbench.XXXXXX)"
+chmod 711 "$tmp" # pgbouncer may run as postgres: it must reach its ini and auth file
+AIRLOCK_PID="" PGB_PID="" AIRLOCK_PORT="" PGB_PORT="" KEY=""
+
+# SIGTERM a process we started, SIGKILL it if it is still there after 5 s.
+stop_pid() {
+  local pid="$1" i
+  [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  stop_pid "$AIRLOCK_PID"
+  stop_pid "$PGB_PID"
+  if [[ "$KEEP" == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# First port from $1 up on which nothing accepts connections.
+free_port() {
+  local p="$1"
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+psql_direct() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U postgres "$@"; }
+
+# The bench database, initialised at $SCALE (re-initialised only if the row counts differ).
+setup_db() {
+  if [[ "$(psql_direct -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]]; then
+    createdb -h 127.0.0.1 -p 5432 -U postgres "$DB" || die "createdb $DB failed (is PostgreSQL up on 127.0.0.1:5432?)"
+  fi
+  local counts
+  counts="$(psql_direct -d "$DB" -tAc "SELECT (SELECT count(*) FROM pgbench_branches) || ' ' || (SELECT count(*) FROM pgbench_accounts)" 2>/dev/null || true)"
+  if [[ "$counts" != "$SCALE $((SCALE * 100000))" ]]; then
+    log "initialising $DB at scale $SCALE"
+    pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p 5432 -U postgres "$DB" >&2 || die "pgbench -i failed"
+  else
+    psql_direct -d "$DB" -c "TRUNCATE pgbench_history" # tpcb-like appends to it
+  fi
+  cat >"$tmp/large-result.sql" <<'EOF'
+\set a random(1, 100000 * :scale - 10000)
+SELECT aid, bid, abalance, filler FROM pgbench_accounts WHERE aid BETWEEN :a AND :a + 9999;
+EOF
+}
+
+# Our own pgbouncer (not Debian's service), session pooling, trust authentication.
+start_pgbouncer() {
+  command -v pgbouncer >/dev/null || apt-get install -y pgbouncer >&2 ||
+    (apt-get update && apt-get install -y pgbouncer) >&2 || die "cannot install pgbouncer"
+  PGB_PORT="$(free_port 6499)"
+  printf '"postgres" ""\n' >"$tmp/pgbouncer.users"
+  cat >"$tmp/pgbouncer.ini" <<EOF
+[databases]
+$DB = host=127.0.0.1 port=5432 dbname=$DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $tmp/pgbouncer.users
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 40
+log_connections = 0
+log_disconnections = 0
+EOF
+  chmod 644 "$tmp/pgbouncer.ini" "$tmp/pgbouncer.users"
+  local -a as_user=()
+  [[ "$(id -u)" == 0 ]] && as_user=(-u postgres) # pgbouncer refuses to run as root
+  # No logfile: it would be opened after the switch to postgres; stderr is opened by us.
+  pgbouncer "${as_user[@]}" "$tmp/pgbouncer.ini" 2>"$tmp/pgbouncer.log" &
+  PGB_PID=$!
+  wait_ready pgbouncer "$PGB_PID" "$tmp/pgbouncer.log" -p "$PGB_PORT" -U postgres -d "$DB"
+}
+
+# Poll `SELECT 1` through a target for up to 10 s; on failure print its log and exit.
+wait_ready() {
+  local name="$1" pid="$2" logfile="$3" i
+  shift 3
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "$name exited during startup (log above)"; }
+    psql -X -h 127.0.0.1 "$@" -tAc 'SELECT 1' >/dev/null 2>&1 && { log "$name ready"; return; }
+    sleep 0.1
+  done
+  cat "$logfile" >&2
+  die "$name not ready after 10 s (log above)"
+}
+
+# Build (unless --airlock) and check the binary before any other setup: fail fast.
+resolve_airlock() {
+  if [[ -z "$AIRLOCK" ]]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
+    log "building airlock (release) into $CARGO_TARGET_DIR"
+    (cd "$repo" && cargo build --release -q -p airlock) || die "cargo build failed"
+    AIRLOCK="$CARGO_TARGET_DIR/release/airlock"
+  fi
+  [[ -x "$AIRLOCK" ]] || die "no airlock binary at $AIRLOCK"
+  "$AIRLOCK" serve --help >/dev/null 2>&1 || die "$AIRLOCK has no 'serve' command (build too old?)"
+}
+
+# A fresh API key, a config fronting the bench database, and `airlock serve` in the background.
+start_airlock() {
+  local keys verifier
+  keys="$("$AIRLOCK" keys create 2>/dev/null)" || die "airlock keys create failed"
+  KEY="$(sed -n 's/^key: *//p' <<<"$keys")"
+  verifier="$(sed -n 's/^verifier: *//p' <<<"$keys")"
+  [[ "$KEY" == alk_* && "$verifier" == SCRAM-SHA-256* ]] || die "cannot parse 'airlock keys create' output"
+  AIRLOCK_PORT="$(free_port 6498)"
+  cat >"$tmp/airlock.toml" <<EOF
+data_dir = "$tmp/data"
+[audit]
+durability = "group"
+read_window_ms = 10
+[policy]
+files = []
+[[listeners]]
+name = "postgres"
+protocol = "postgres"
+address = "127.0.0.1:$AIRLOCK_PORT"
+[[connections]]
+name = "bench"
+kind = "postgres"
+host = "127.0.0.1"
+port = 5432
+database = "$DB"
+user = "postgres"
+environments = ["prod"]
+[[identities]]
+id = "bench"
+kind = "human"
+groups = ["dba"]
+api_keys = ["$verifier"]
+EOF
+  "$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
+  "$AIRLOCK" serve --config "$tmp/airlock.toml" >"$tmp/airlock.log" 2>&1 &
+  AIRLOCK_PID=$!
+  PGPASSWORD="$KEY" wait_ready airlock "$AIRLOCK_PID" "$tmp/airlock.log" -p "$AIRLOCK_PORT" -U bench -d bench
+}
+
+workload_args() {
+  case "$1" in
+    select-only-simple-c1) WL_ARGS=(-S -M simple -c 1 -j 1) ;;
+    select-only-simple-c8) WL_ARGS=(-S -M simple -c 8 -j 2) ;;
+    select-only-extended-c8) WL_ARGS=(-S -M extended -c 8 -j 2) ;;
+    select-only-prepared-c8) WL_ARGS=(-S -M prepared -c 8 -j 2) ;;
+    tpcb-like-c8) WL_ARGS=(-M simple -c 8 -j 2) ;;
+    large-result-c8) WL_ARGS=(-f "$tmp/large-result.sql" -D "scale=$SCALE" -M simple -c 8 -j 2) ;;
+  esac
+}
+
+# One pgbench run of workload $2 against target $1; sets TPS (0 if the run failed).
+FAILED=()
+run_pgbench() {
+  local target="$1" workload="$2" rc=0
+  local -a conn env=(-u PGPASSWORD)
+  case "$target" in
+    direct) conn=(-p 5432 -U postgres "$DB") ;;
+    pgbouncer) conn=(-p "$PGB_PORT" -U postgres "$DB") ;;
+    airlock) conn=(-p "$AIRLOCK_PORT" -U bench bench) env=("PGPASSWORD=$KEY") ;;
+  esac
+  env "${env[@]}" pgbench -n -T "$DURATION" "${WL_ARGS[@]}" -h 127.0.0.1 "${conn[@]}" \
+    >"$tmp/run.out" 2>"$tmp/run.err" || rc=$?
+  # pgbench >= 14: "tps = N (without initial connection time)"; older: "(excluding connections
+  # establishing)" after an "(including ...)" line.
+  TPS="$(awk '/^tps = / { t = $3 } /^tps = .*(without initial|excluding)/ { print $3; exit } END { if (t) print t }' "$tmp/run.out" | head -n 1)"
+  if ((rc != 0)) || [[ -z "$TPS" ]]; then
+    log "FAILED: $workload $target (exit $rc):"
+    tail -n 5 "$tmp/run.err" >&2
+    FAILED+=("$workload/$target")
+    TPS=0
+  fi
+  TPS="$(printf '%.0f' "$TPS")"
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+wants airlock && resolve_airlock
+setup_db
+wants pgbouncer && start_pgbouncer
+wants airlock && start_airlock
+
+declare -A RESULTS
+wi=0
+for w in "${workloads[@]}"; do
+  workload_args "$w"
+  for ((r = 0; r < ROUNDS; r++)); do
+    for ((i = 0; i < ${#targets[@]}; i++)); do
+      t="${targets[(i + r + wi) % ${#targets[@]}]}" # rotate the order every round
+      run_pgbench "$t" "$w"
+      RESULTS[$w/$t]+=" $TPS"
+      log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
+    done
+  done
+  declare -A med=([direct]=- [pgbouncer]=- [airlock]=-)
+  for t in "${targets[@]}"; do
+    # shellcheck disable=SC2086 # the run figures are space-separated integers
+    med[$t]="$(median ${RESULTS[$w/$t]})"
+  done
+  echo "$w direct_tps=${med[direct]} pgbouncer_tps=${med[pgbouncer]} airlock_tps=${med[airlock]}" \
+    "ratio=$(ratio "${med[airlock]}" "${med[direct]}") pgbouncer_ratio=$(ratio "${med[pgbouncer]}" "${med[direct]}")"
+  wi=$((wi + 1))
+done
+
+if [[ -n "$AIRLOCK_PID" && -r "/proc/$AIRLOCK_PID/status" ]]; then
+  log "airlock max RSS: $(awk '/^VmHWM/ { print $2, $3 }' "/proc/$AIRLOCK_PID/status")"
+fi
+if ((${#FAILED[@]})); then
+  die "${#FAILED[@]} run(s) failed: ${FAILED[*]}"
+fi

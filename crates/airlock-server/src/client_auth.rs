@@ -1,0 +1,284 @@
+//! The client leg's startup: SSL/GSS negotiation, cancel requests, the startup packet's
+//! parameters, and SCRAM-SHA-256 authentication against the identity's API key verifiers.
+
+use std::sync::Arc;
+
+use airlock_config::IdentityConfig;
+use airlock_pg::{
+    FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame, parse_frontend,
+};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{Refusal, SessionError};
+use crate::framed::ReadBuf;
+use crate::state::{State, Upstream};
+
+/// Startup parameters passed on to the upstream; anything else is refused (settings go
+/// through `SET`, which the policy judges).
+const PASSED_ON: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "datestyle",
+    "timezone",
+    "intervalstyle",
+    "extra_float_digits",
+];
+
+/// What the client asked for before authenticating.
+#[derive(Debug)]
+pub enum Opening {
+    Session(Startup),
+    Cancel { pid: i32, key: Vec<u8> },
+}
+
+/// An accepted startup packet.
+#[derive(Debug)]
+pub struct Startup {
+    pub user: String,
+    pub database: String,
+    /// Parameters to pass upstream (names lower-cased).
+    pub params: Vec<(String, String)>,
+}
+
+/// The client, authenticated.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub identity: IdentityConfig,
+    pub upstream: Arc<Upstream>,
+    pub params: Vec<(String, String)>,
+}
+
+/// Reads the first packets: answers SSL and GSS encryption requests with "no" (TLS is not
+/// configured on this listener) and returns the startup or cancel request.
+pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut ReadBuf,
+) -> Result<Opening, SessionError> {
+    loop {
+        let Some(packet) = buf.next_startup()? else {
+            if buf.fill(stream).await? == 0 {
+                return Err(SessionError::ClientIo(
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+            continue;
+        };
+        match packet {
+            StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
+                stream.write_all(b"N").await?;
+            }
+            StartupPacket::Cancel { pid, key } => return Ok(Opening::Cancel { pid, key }),
+            StartupPacket::Startup { params, .. } => {
+                return startup(params).map(Opening::Session);
+            }
+        }
+    }
+}
+
+fn startup(params: Vec<(String, String)>) -> Result<Startup, SessionError> {
+    let (mut user, mut database, mut passed) = (None, None, Vec::new());
+    for (name, value) in params {
+        let lower = name.to_ascii_lowercase();
+        match lower.as_str() {
+            "user" => user = Some(value),
+            "database" => database = Some(value),
+            "replication" if !matches!(value.as_str(), "false" | "off" | "no" | "0") => {
+                return Err(refuse(
+                    "0A000",
+                    "replication connections are not supported through airlock".into(),
+                ));
+            }
+            "replication" => {}
+            _ if lower.starts_with("_pq_.") => {}
+            _ if PASSED_ON.contains(&lower.as_str()) => passed.push((lower, value)),
+            _ => {
+                return Err(refuse(
+                    "0A000",
+                    format!(
+                        "startup parameter `{name}` is not accepted through airlock; \
+                         use SET inside the session, where the policy judges it"
+                    ),
+                ));
+            }
+        }
+    }
+    let user = user.ok_or_else(|| refuse("28000", "no user name in the startup packet".into()))?;
+    let database = database.unwrap_or_else(|| user.clone());
+    Ok(Startup {
+        user,
+        database,
+        params: passed,
+    })
+}
+
+fn refuse(code: &'static str, message: String) -> SessionError {
+    SessionError::Refused(Refusal { code, message })
+}
+
+/// SCRAM-SHA-256 with the identity's first API key verifier. An unknown user runs the same
+/// exchange against a made-up verifier and fails at the same point, so user names cannot be
+/// probed. The connection is checked only after authentication.
+pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+    state: &State,
+    stream: &mut S,
+    buf: &mut ReadBuf,
+    startup: Startup,
+) -> Result<Authenticated, SessionError> {
+    let identity = state.identity(&startup.user);
+    let verifier = identity
+        .and_then(|i| i.api_keys.first().cloned())
+        .unwrap_or_else(decoy_verifier);
+    let mut out = Vec::new();
+    encode_frame(&mut out, b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0");
+    stream.write_all(&out).await?;
+
+    let first = read_auth(stream, buf, state.limits.max_message).await?;
+    let client_first = sasl_initial(&first).ok_or(SessionError::Unexpected('p'))?;
+    let failed = || SessionError::AuthFailed(startup.user.clone());
+    let (server, server_first) =
+        ScramServer::start(verifier, &client_first, &nonce()).map_err(|_| failed())?;
+    out.clear();
+    encode_frame(
+        &mut out,
+        b'R',
+        &[&11i32.to_be_bytes()[..], server_first.as_bytes()].concat(),
+    );
+    stream.write_all(&out).await?;
+
+    let last = read_auth(stream, buf, state.limits.max_message).await?;
+    let client_final = std::str::from_utf8(&last).map_err(|_| failed())?;
+    let server_final = server.finish(client_final).map_err(|_| failed())?;
+    let Some(identity) = identity.filter(|i| !i.api_keys.is_empty()) else {
+        return Err(failed());
+    };
+    out.clear();
+    encode_frame(
+        &mut out,
+        b'R',
+        &[&12i32.to_be_bytes()[..], server_final.as_bytes()].concat(),
+    );
+    encode_frame(&mut out, b'R', &0i32.to_be_bytes());
+    let Some(upstream) = state.upstream(&startup.database) else {
+        return Err(refuse(
+            "3D000",
+            format!("connection `{}` does not exist", startup.database),
+        ));
+    };
+    stream.write_all(&out).await?;
+    Ok(Authenticated {
+        identity: identity.clone(),
+        upstream: Arc::clone(upstream),
+        params: startup.params,
+    })
+}
+
+async fn read_auth<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut ReadBuf,
+    max: usize,
+) -> Result<Vec<u8>, SessionError> {
+    loop {
+        if let Some(frame) = buf.next_frame(max.min(64 * 1024))? {
+            let wire = airlock_pg::Frame {
+                tag: frame.tag,
+                body: buf.bytes(frame.body.clone()),
+            };
+            return match parse_frontend(&wire)? {
+                FrontendMessage::Authentication(bytes) => Ok(bytes.to_vec()),
+                FrontendMessage::Terminate => Err(SessionError::ClientIo(
+                    std::io::ErrorKind::ConnectionAborted.into(),
+                )),
+                _ => Err(SessionError::Unexpected(char::from(frame.tag))),
+            };
+        }
+        if buf.fill(stream).await? == 0 {
+            return Err(SessionError::ClientIo(
+                std::io::ErrorKind::UnexpectedEof.into(),
+            ));
+        }
+    }
+}
+
+/// SASLInitialResponse: mechanism name, then the length-prefixed client-first-message.
+fn sasl_initial(body: &[u8]) -> Option<String> {
+    let nul = body.iter().position(|b| *b == 0)?;
+    if body.get(..nul)? != b"SCRAM-SHA-256" {
+        return None;
+    }
+    let len = body.get(nul + 1..nul + 5)?;
+    let len = usize::try_from(i32::from_be_bytes(len.try_into().ok()?)).ok()?;
+    let data = body.get(nul + 5..)?;
+    (data.len() == len).then(|| String::from_utf8(data.to_vec()).ok())?
+}
+
+fn decoy_verifier() -> ScramVerifier {
+    let mut salt = [0u8; 16];
+    let _ = getrandom::fill(&mut salt);
+    ScramVerifier {
+        iterations: airlock_pg::DEFAULT_ITERATIONS,
+        salt: salt.to_vec(),
+        stored_key: salt_key(&salt),
+        server_key: salt_key(&salt),
+    }
+}
+
+fn salt_key(salt: &[u8; 16]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = salt.get(i % 16).copied().unwrap_or(0) ^ 0x5c;
+    }
+    key
+}
+
+/// Fresh printable nonce text for SCRAM.
+pub fn nonce() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 18];
+    let _ = getrandom::fill(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn startup_passes_on_known_parameters_and_refuses_the_rest() {
+        let ok = startup(params(&[
+            ("user", "alice"),
+            ("database", "local"),
+            ("application_name", "psql"),
+            ("_pq_.x", "1"),
+        ]))
+        .unwrap();
+        assert_eq!((ok.user.as_str(), ok.database.as_str()), ("alice", "local"));
+        assert_eq!(ok.params, params(&[("application_name", "psql")]));
+        let replication = startup(params(&[("user", "a"), ("replication", "database")]));
+        assert_eq!(replication.unwrap_err().code(), "0A000");
+        let options = startup(params(&[("user", "a"), ("options", "-c role=admin")]));
+        let error = options.unwrap_err();
+        assert!(error.to_string().contains("`options`"), "{error}");
+        assert_eq!(
+            startup(params(&[("database", "x")])).unwrap_err().code(),
+            "28000"
+        );
+    }
+
+    #[test]
+    fn sasl_initial_response_is_length_checked() {
+        let mut body = b"SCRAM-SHA-256\0".to_vec();
+        body.extend_from_slice(&5i32.to_be_bytes());
+        body.extend_from_slice(b"n,,ab");
+        assert_eq!(sasl_initial(&body).as_deref(), Some("n,,ab"));
+        body.pop();
+        assert_eq!(sasl_initial(&body), None);
+        assert_eq!(sasl_initial(b"PLAIN\0\0\0\0\0"), None);
+    }
+}

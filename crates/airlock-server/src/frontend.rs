@@ -1,0 +1,437 @@
+//! The client half of a session: reads client messages, judges every statement (simple
+//! queries at Query, extended ones at Parse, recorded at each Execute), forwards what is
+//! allowed and replaces what is denied with a statement that makes the server fail in its
+//! place, so errors arrive in order and transactions abort exactly as for a server error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use airlock_audit::DecisionRecord;
+use airlock_config::Durability;
+use airlock_model::{Command, Protocol, Verdict};
+use airlock_pg::{Frame, FrontendMessage, encode_frame, parse_frontend};
+use airlock_policy::{Checkpoint, Judgement};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::denial;
+use crate::error::SessionError;
+use crate::framed::ReadBuf;
+use crate::inflight::{Exec, Item, Recording, Shared};
+use crate::record;
+use crate::state::State;
+
+/// How the client half ended.
+#[derive(Debug)]
+pub enum End {
+    /// Terminate or end of stream.
+    ClientClosed,
+    /// The upstream half ended first.
+    UpstreamGone,
+    Shutdown,
+    Failed(SessionError),
+}
+
+/// A statement the client prepared, with the judgement made at Parse.
+#[derive(Debug)]
+struct Prepared {
+    text: Arc<str>,
+    judgement: Judgement,
+}
+
+pub struct Frontend<'a> {
+    state: &'a State,
+    shared: &'a Shared,
+    checkpoint: Checkpoint,
+    command: Command,
+    statements: HashMap<String, Prepared>,
+    /// Portal name → statement name.
+    portals: HashMap<String, String>,
+    /// After a denied Parse: drop messages until Sync (the server does the same after errors).
+    skipping: bool,
+    /// ReadyForQuery messages the forwarded messages will produce.
+    ready_expected: u64,
+    /// The ReadyForQuery after the last transaction-control statement: until it arrives, the
+    /// transaction status the server last reported may be stale.
+    barrier_ready: u64,
+    pub statements_decided: u64,
+    out: Vec<u8>,
+}
+
+impl<'a> Frontend<'a> {
+    pub fn new(
+        state: &'a State,
+        shared: &'a Shared,
+        checkpoint: Checkpoint,
+        command: Command,
+    ) -> Self {
+        Self {
+            state,
+            shared,
+            checkpoint,
+            command,
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            skipping: false,
+            ready_expected: 0,
+            barrier_ready: 0,
+            statements_decided: 0,
+            out: Vec::with_capacity(8 * 1024),
+        }
+    }
+
+    /// Runs until the client leaves, the upstream half ends, or shutdown drains the session.
+    pub async fn run<R, W>(
+        &mut self,
+        client: &mut R,
+        buf: &mut ReadBuf,
+        upstream: &mut W,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> End
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let end = self.pump(client, buf, upstream, shutdown).await;
+        let _ = upstream.write_all(&crate::upstream::terminate()).await;
+        let _ = upstream.shutdown().await;
+        end
+    }
+
+    async fn pump<R, W>(
+        &mut self,
+        client: &mut R,
+        buf: &mut ReadBuf,
+        upstream: &mut W,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> End
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let max = self.state.limits.max_message;
+        let mut draining = *shutdown.borrow();
+        loop {
+            loop {
+                let frame = match buf.next_frame(max) {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(error) => return self.fail(SessionError::Protocol(error)),
+                };
+                let wire = buf.bytes(frame.wire.clone());
+                let body = buf.bytes(frame.body.clone());
+                match self.on_frame(frame.tag, body, wire, upstream).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let _ = self.flush(upstream).await;
+                        return End::ClientClosed;
+                    }
+                    Err(error) => return self.fail(error),
+                }
+            }
+            if self.flush(upstream).await.is_err() {
+                return End::UpstreamGone;
+            }
+            if draining && self.idle() {
+                self.shared.close_client(SessionError::Shutdown.to_wire());
+                return End::Shutdown;
+            }
+            tokio::select! {
+                read = buf.fill(client) => match read {
+                    Ok(0) | Err(_) => {
+                        self.shared.close_client(None);
+                        return End::ClientClosed;
+                    }
+                    Ok(_) => {}
+                },
+                () = self.shared.upstream_gone.notified() => return End::UpstreamGone,
+                _ = shutdown.changed(), if !draining => draining = true,
+                () = tokio::time::sleep(std::time::Duration::from_millis(20)), if draining => {}
+            }
+        }
+    }
+
+    fn fail(&self, error: SessionError) -> End {
+        self.shared.close_client(error.to_wire());
+        End::Failed(error)
+    }
+
+    fn idle(&self) -> bool {
+        self.shared.lock().is_idle() && self.shared.ready_seen() >= self.ready_expected
+    }
+
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, upstream: &mut W) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            let result = upstream.write_all(&self.out).await;
+            self.out.clear();
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Handles one client message; `false` ends the session (Terminate).
+    async fn on_frame<W: AsyncWrite + Unpin>(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        wire: &[u8],
+        upstream: &mut W,
+    ) -> Result<bool, SessionError> {
+        let message = parse_frontend(&Frame { tag, body })?;
+        if self.skipping && !matches!(message, FrontendMessage::Sync | FrontendMessage::Terminate) {
+            return Ok(true);
+        }
+        match message {
+            FrontendMessage::Query { sql } => {
+                self.ready_expected += 1;
+                let judgement = self.judge(sql, Protocol::PgSimple);
+                if self.admit(sql, &judgement, true, upstream).await? {
+                    self.out.extend_from_slice(wire);
+                }
+            }
+            FrontendMessage::Parse { name, sql, .. } => {
+                let judgement = self.judge(sql, Protocol::PgExtended);
+                if judgement.decision.verdict == Verdict::Allow {
+                    self.shared.lock().items.push_back(Item::Parse);
+                    self.out.extend_from_slice(wire);
+                    let text = Arc::from(sql);
+                    self.statements
+                        .insert(name.to_owned(), Prepared { text, judgement });
+                } else {
+                    let error = denial::error_for(&judgement.decision);
+                    self.deny(sql, &judgement, error, false).await?;
+                }
+            }
+            FrontendMessage::Bind {
+                portal, statement, ..
+            } => {
+                self.portals.insert(portal.to_owned(), statement.to_owned());
+                self.out.extend_from_slice(wire);
+            }
+            FrontendMessage::Execute { portal, .. } => {
+                let prepared = self
+                    .portals
+                    .get(portal)
+                    .and_then(|name| self.statements.get(name))
+                    .map(|p| (Arc::clone(&p.text), p.judgement.clone()));
+                match prepared {
+                    Some((text, judgement)) => {
+                        if self.admit(&text, &judgement, false, upstream).await? {
+                            self.out.extend_from_slice(wire);
+                        }
+                    }
+                    None => {
+                        self.push_untracked();
+                        self.out.extend_from_slice(wire);
+                    }
+                }
+            }
+            FrontendMessage::Close { kind, name } => {
+                if kind == b'S' {
+                    self.statements.remove(name);
+                } else {
+                    self.portals.remove(name);
+                }
+                self.out.extend_from_slice(wire);
+            }
+            FrontendMessage::Sync => {
+                self.skipping = false;
+                self.ready_expected += 1;
+                self.shared.lock().items.push_back(Item::Sync);
+                self.out.extend_from_slice(wire);
+            }
+            FrontendMessage::Terminate => return Ok(false),
+            FrontendMessage::FunctionCall { oid } => {
+                self.ready_expected += 1;
+                let text = format!("-- fast-path function call of oid {oid}");
+                let judgement = Judgement {
+                    decision: airlock_model::Decision::internal_deny(
+                        "fast-path-call",
+                        "fast-path function calls bypass SQL and are not allowed through airlock",
+                    ),
+                    effect: airlock_model::Effect::READ,
+                };
+                let error = denial::error_for(&judgement.decision);
+                self.deny(&text, &judgement, error, true).await?;
+            }
+            FrontendMessage::Describe { .. }
+            | FrontendMessage::Flush
+            | FrontendMessage::CopyData(_)
+            | FrontendMessage::CopyDone
+            | FrontendMessage::CopyFail { .. } => self.out.extend_from_slice(wire),
+            FrontendMessage::Authentication(_) | FrontendMessage::Unknown { .. } => {
+                return Err(SessionError::Unexpected(char::from(tag)));
+            }
+        }
+        Ok(true)
+    }
+
+    fn judge(&mut self, sql: &str, protocol: Protocol) -> Judgement {
+        let strings = self.shared.standard_strings.load(Ordering::Relaxed);
+        if strings != self.checkpoint.options().standard_conforming_strings {
+            let mut options = *self.checkpoint.options();
+            options.standard_conforming_strings = strings;
+            self.checkpoint.set_options(options);
+        }
+        self.command.protocol = protocol;
+        sql.clone_into(&mut self.command.text);
+        self.checkpoint.judge(&self.command)
+    }
+
+    fn record_for(&mut self, text: &str, judgement: &Judgement) -> DecisionRecord {
+        self.statements_decided += 1;
+        sql_into(text, &mut self.command.text);
+        let mut record = DecisionRecord::new(&self.command, &judgement.decision);
+        record.session = Some(self.shared.session);
+        record.statement = Some(self.statements_decided);
+        record
+    }
+
+    /// Decides how a statement is recorded and forwards nothing itself: `true` means the
+    /// caller forwards the message; `false` means it was denied (and replaced) instead.
+    async fn admit<W: AsyncWrite + Unpin>(
+        &mut self,
+        text: &str,
+        judgement: &Judgement,
+        simple: bool,
+        upstream: &mut W,
+    ) -> Result<bool, SessionError> {
+        if judgement.decision.verdict != Verdict::Allow {
+            let error = denial::error_for(&judgement.decision);
+            self.deny(text, judgement, error, simple).await?;
+            return Ok(false);
+        }
+        if !self.state.audit.is_healthy() {
+            self.refuse_unrecorded(text, judgement, simple, "the audit store is failing");
+            return Ok(false);
+        }
+        let effect = judgement.effect;
+        let in_block = self.in_transaction_block();
+        let barrier = effect.transaction_control || (effect.writes && !in_block);
+        let record_now = (effect.writes && (!in_block || effect.transaction_control))
+            || (!effect.writes && self.state.durability == Durability::Strict);
+        let record = self.record_for(text, judgement);
+        let statement = self.statements_decided;
+        if barrier || record_now {
+            self.flush(upstream).await.map_err(SessionError::from)?;
+        }
+        let mut waited = Ok(());
+        if barrier {
+            waited = self.barrier().await;
+        }
+        let recording = if record_now && waited.is_ok() {
+            match self.state.audit.enqueue(record::decision(record)).await {
+                Ok(receipt) => waited = receipt.wait().await.map(|_| ()),
+                Err(error) => waited = Err(error),
+            }
+            Recording::Submitted
+        } else {
+            Recording::Deferred {
+                record: Box::new(record),
+                deadline: Instant::now() + self.state.read_window,
+            }
+        };
+        if let Err(error) = waited {
+            tracing::error!(%error, session = %self.shared.session, "audit record not durable; statement refused");
+            self.refuse_unrecorded(
+                text,
+                judgement,
+                simple,
+                "its audit record could not be stored",
+            );
+            return Ok(false);
+        }
+        if effect.transaction_control {
+            self.barrier_ready = self.ready_expected + u64::from(!simple);
+        }
+        self.shared.lock().items.push_back(Item::Exec(Exec {
+            simple,
+            statement,
+            writes: effect.writes,
+            started: Instant::now(),
+            recording,
+            rows: None,
+            bytes: 0,
+            sqlstate: None,
+        }));
+        Ok(true)
+    }
+
+    /// Everything recorded so far in the session becomes durable (deferred records are
+    /// submitted now, then every unconfirmed write receipt is awaited).
+    async fn barrier(&mut self) -> Result<(), airlock_store::WriteError> {
+        let (records, mut receipts) = {
+            let mut inflight = self.shared.lock();
+            let records = inflight.take_deferred(None);
+            (records, std::mem::take(&mut inflight.unconfirmed))
+        };
+        receipts.extend(record::submit_all(&self.state.audit, records).await?);
+        for receipt in receipts {
+            receipt.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server is inside a transaction block, as far as the gateway can be sure:
+    /// when unsure, it answers `false` (the stricter recording).
+    fn in_transaction_block(&self) -> bool {
+        matches!(self.shared.status(), b'T' | b'E')
+            && self.shared.ready_seen() >= self.barrier_ready
+    }
+
+    /// Records a denial and puts the failing stand-in statement in the message's place.
+    async fn deny(
+        &mut self,
+        text: &str,
+        judgement: &Judgement,
+        error: Vec<u8>,
+        simple: bool,
+    ) -> Result<(), SessionError> {
+        let mut record = self.record_for(text, judgement);
+        record.outcome = Some(airlock_audit::Outcome::NotRun);
+        if let Err(write) = self.state.audit.enqueue(record::decision(record)).await {
+            tracing::error!(error = %write, "audit record of a denial not stored");
+        }
+        self.substitute(error, simple);
+        Ok(())
+    }
+
+    fn refuse_unrecorded(&mut self, text: &str, judgement: &Judgement, simple: bool, why: &str) {
+        let _ = (text, judgement);
+        self.substitute(denial::audit_error(why), simple);
+    }
+
+    fn substitute(&mut self, error: Vec<u8>, simple: bool) {
+        if simple {
+            encode_frame(&mut self.out, b'Q', denial::STAND_IN_QUERY);
+        } else {
+            encode_frame(&mut self.out, b'P', denial::STAND_IN_PARSE);
+            self.skipping = true;
+        }
+        self.shared
+            .lock()
+            .items
+            .push_back(Item::Denied { error, simple });
+    }
+
+    fn push_untracked(&mut self) {
+        self.shared.lock().items.push_back(Item::Exec(Exec {
+            simple: false,
+            statement: 0,
+            writes: false,
+            started: Instant::now(),
+            recording: Recording::Untracked,
+            rows: None,
+            bytes: 0,
+            sqlstate: None,
+        }));
+    }
+}
+
+fn sql_into(text: &str, target: &mut String) {
+    if target != text {
+        text.clone_into(target);
+    }
+}

@@ -1,0 +1,79 @@
+//! The airlock gateway: accepts client connections, authenticates them, connects upstream
+//! with brokered credentials, and puts every statement through inspect → policy → audit
+//! before it runs. The listener and the shutdown signal are injected, so tests run many
+//! gateways in one process on port 0.
+#![forbid(unsafe_code)]
+
+mod backend;
+mod cancel;
+mod client_auth;
+mod denial;
+mod error;
+mod framed;
+mod frontend;
+mod inflight;
+mod record;
+mod session;
+mod state;
+mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+pub use error::{SessionError, StartError};
+pub use state::{Limits, State};
+
+/// Accepts connections on `listener` until `shutdown` resolves, then drains: stops accepting,
+/// lets sessions finish their running statements (closing each as soon as it is idle) for up
+/// to `limits.drain_deadline`, and then closes whatever is left.
+pub async fn serve(state: Arc<State>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections));
+    let (stop, stopped) = watch::channel(false);
+    let mut sessions = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permit else { break };
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let state = Arc::clone(&state);
+                    let stopped = stopped.clone();
+                    sessions.spawn(async move {
+                        session::run(state, stream, peer, stopped).await;
+                        drop(permit);
+                    });
+                }
+                Err(error) => {
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = sessions.join_next() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let open = sessions.len();
+    info!(open, "shutting down: draining sessions");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(state.limits.drain_deadline, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            left = sessions.len(),
+            "drain deadline passed: closing the remaining sessions"
+        );
+        sessions.shutdown().await;
+    }
+}

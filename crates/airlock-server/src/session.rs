@@ -1,0 +1,200 @@
+//! One client connection from accept to close: startup and authentication, the upstream
+//! connection, the session's audit records, and the two halves that proxy it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use airlock_audit::SessionRecord;
+use airlock_inspect::SqlOptions;
+use airlock_model::{Command, Protocol, SessionId};
+use airlock_pg::encode_frame;
+use airlock_policy::Checkpoint;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::backend::{self, Backend};
+use crate::cancel::{CancelMap, CancelTarget};
+use crate::client_auth::{self, Opening};
+use crate::error::SessionError;
+use crate::framed::ReadBuf;
+use crate::frontend::{self, Frontend};
+use crate::inflight::Shared;
+use crate::record;
+use crate::state::{State, identity_of};
+use crate::upstream;
+
+/// Serves one accepted connection until it ends; never panics, always closes.
+pub async fn run(
+    state: Arc<State>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    if let Err(error) = serve(&state, &mut stream, peer, shutdown).await {
+        match &error {
+            SessionError::ClientIo(_) => debug!(%peer, %error, "client left during startup"),
+            _ => info!(%peer, %error, "session refused"),
+        }
+        if let Some(bytes) = error.to_wire() {
+            let _ = stream.write_all(&bytes).await;
+        }
+        let _ = stream.shutdown().await;
+    }
+}
+
+async fn serve(
+    state: &Arc<State>,
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SessionError> {
+    let limits = &state.limits;
+    let mut buf = ReadBuf::new();
+    let opening = tokio::time::timeout(limits.auth_timeout, client_auth::open(stream, &mut buf))
+        .await
+        .map_err(|_| SessionError::AuthTimeout)??;
+    let startup = match opening {
+        Opening::Cancel { pid, key } => {
+            forward_cancel(state, pid, &key).await;
+            return Ok(());
+        }
+        Opening::Session(startup) => startup,
+    };
+    let auth = tokio::time::timeout(
+        limits.auth_timeout,
+        client_auth::authenticate(state, stream, &mut buf, startup),
+    )
+    .await
+    .map_err(|_| SessionError::AuthTimeout)??;
+    let connected =
+        upstream::connect(&auth.upstream, &auth.params, limits.upstream_timeout).await?;
+    let identity = identity_of(&auth.identity);
+    let session = SessionId::from_u64(random_u64());
+    let config = &auth.upstream.config;
+    let registration = connected.session.backend.as_ref().map(|(pid, key)| {
+        CancelMap::register(
+            state,
+            CancelTarget {
+                host: config.host.clone(),
+                port: config.port,
+                pid: *pid,
+                key: key.clone(),
+            },
+        )
+    });
+    let strings = connected
+        .session
+        .params
+        .iter()
+        .find(|(k, _)| k == "standard_conforming_strings")
+        .is_none_or(|(_, v)| v == "on");
+    let mut hello = Vec::new();
+    for (name, value) in &connected.session.params {
+        encode_frame(&mut hello, b'S', format!("{name}\0{value}\0").as_bytes());
+    }
+    if let Some(registration) = &registration {
+        let mut key = registration.pid().to_be_bytes().to_vec();
+        key.extend_from_slice(&registration.secret());
+        encode_frame(&mut hello, b'K', &key);
+    }
+    encode_frame(&mut hello, b'Z', b"I");
+
+    let application_name = auth
+        .params
+        .iter()
+        .find(|(k, _)| k == "application_name")
+        .map(|(_, v)| v.clone());
+    let opened = record::opened(SessionRecord {
+        session,
+        identity: identity.clone(),
+        connection: config.name.clone(),
+        client: peer.to_string(),
+        application_name,
+        tls: false,
+    });
+    state
+        .audit
+        .enqueue(opened)
+        .await
+        .map_err(|e| SessionError::Audit(e.to_string()))?;
+    stream.write_all(&hello).await?;
+    info!(%peer, %session, identity = %identity.id, connection = %config.name, "session opened");
+
+    let shared = Shared::new(session, identity.clone(), config.name.clone(), strings);
+    let options = SqlOptions {
+        standard_conforming_strings: strings,
+        both_string_modes: false,
+    };
+    let command = Command {
+        identity,
+        connection: auth.upstream.connection.clone(),
+        protocol: Protocol::PgSimple,
+        text: String::new(),
+    };
+    let checkpoint = Checkpoint::with_options(Arc::clone(&state.policy), options);
+    let mut front = Frontend::new(state, &shared, checkpoint, command);
+    let mut back = Backend::new(state, &shared);
+    let (mut client_read, mut client_write) = stream.split();
+    let upstream::Connected {
+        stream: mut upstream_stream,
+        buf: mut upstream_buf,
+        ..
+    } = connected;
+    let (mut upstream_read, mut upstream_write) = upstream_stream.split();
+    let (front_end, back_end) = tokio::join!(
+        front.run(
+            &mut client_read,
+            &mut buf,
+            &mut upstream_write,
+            &mut shutdown
+        ),
+        back.run(&mut upstream_read, &mut upstream_buf, &mut client_write),
+    );
+    let abandoned = shared.lock().abandon();
+    if let Err(error) = record::finished(&state.audit, &shared, abandoned).await {
+        warn!(%session, %error, "records of unfinished statements not stored");
+    }
+    let reason = end_reason(&front_end, &back_end);
+    match (&front_end, &back_end) {
+        (frontend::End::Failed(_), _) | (_, backend::End::Failed(_)) => {
+            warn!(%session, reason, "session ended with an error");
+        }
+        _ => info!(%session, reason, "session closed"),
+    }
+    let closed = record::closed(&shared, front.statements_decided, reason);
+    if let Err(error) = state.audit.enqueue(closed).await {
+        warn!(%session, %error, "session close not recorded");
+    }
+    drop(registration);
+    Ok(())
+}
+
+fn end_reason(front: &frontend::End, back: &backend::End) -> String {
+    match (front, back) {
+        (frontend::End::Failed(error), _) => format!("client error: {error}"),
+        (_, backend::End::Failed(reason)) => reason.clone(),
+        (frontend::End::Shutdown, _) => "gateway shutdown".into(),
+        (frontend::End::ClientClosed, _) => "client closed".into(),
+        (frontend::End::UpstreamGone, backend::End::ClientGone) => "client gone".into(),
+        (frontend::End::UpstreamGone, _) => "upstream closed".into(),
+    }
+}
+
+async fn forward_cancel(state: &State, pid: i32, key: &[u8]) {
+    let Some(target) = state.cancels.lookup(pid, key) else {
+        debug!(pid, "cancel request for an unknown session ignored");
+        return;
+    };
+    if let Err(error) = upstream::cancel(&target.host, target.port, target.pid, &target.key).await {
+        warn!(%error, "cancel request could not be forwarded");
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
+}

@@ -1,0 +1,172 @@
+//! [`State`]: everything sessions share, built once from a validated [`Config`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_config::{Config, ConnectionConfig, Credentials, Durability, IdentityConfig};
+use airlock_model::{Connection, Identity};
+use airlock_policy::Policy;
+use airlock_store::{
+    AuditWriter, SIGNING_KEY_FILE, SqliteStore, WriterConfig, WriterTask,
+    load_or_create_signing_key,
+};
+
+use crate::cancel::CancelMap;
+use crate::error::StartError;
+
+/// Shared, read-only (but for the cancel map) state of a running gateway.
+pub struct State {
+    pub policy: Arc<Policy>,
+    pub audit: AuditWriter,
+    pub durability: Durability,
+    pub read_window: Duration,
+    pub limits: Limits,
+    pub cancels: CancelMap,
+    upstreams: HashMap<String, Arc<Upstream>>,
+    identities: HashMap<String, IdentityConfig>,
+}
+
+/// Bounds on what one client can make the gateway hold or wait for.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Open client connections; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Largest client message the gateway buffers (queries, parses, binds).
+    pub max_message: usize,
+    /// Time allowed for a client's startup and authentication.
+    pub auth_timeout: Duration,
+    /// Time allowed for connecting and authenticating upstream.
+    pub upstream_timeout: Duration,
+    /// On shutdown: how long running statements may take before sessions are closed.
+    pub drain_deadline: Duration,
+}
+
+/// A connection clients can reach, with the credentials the gateway uses for it.
+pub struct Upstream {
+    pub config: ConnectionConfig,
+    pub connection: Connection,
+    /// Read from the environment or a file when the gateway starts; never logged.
+    pub password: Option<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_message: 64 << 20,
+            auth_timeout: Duration::from_secs(15),
+            upstream_timeout: Duration::from_secs(10),
+            drain_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("connections", &self.upstreams.keys().collect::<Vec<_>>())
+            .field("identities", &self.identities.keys().collect::<Vec<_>>())
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream")
+            .field("connection", &self.config.name)
+            .field("credentials", &self.config.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Loads the policy, reads upstream credentials, opens the audit store (creating the data
+    /// directory and signing key on first use) and starts the audit writer.
+    pub async fn start(config: &Config, limits: Limits) -> Result<(Self, WriterTask), StartError> {
+        let policy = if config.policy.files.is_empty() {
+            Policy::default_pack()
+        } else {
+            Policy::load(&config.policy.files)
+        }
+        .map_err(|e| StartError::Policy(e.to_string()))?;
+        let mut upstreams = HashMap::new();
+        for connection in &config.connections {
+            let password = read_password(connection)?;
+            let upstream = Upstream {
+                connection: Connection {
+                    name: connection.name.clone(),
+                    kind: connection.kind,
+                    environments: connection.environments.clone(),
+                },
+                config: connection.clone(),
+                password,
+            };
+            upstreams.insert(connection.name.as_str().to_owned(), Arc::new(upstream));
+        }
+        let identities = config
+            .identities
+            .iter()
+            .map(|i| (i.id.as_str().to_owned(), i.clone()))
+            .collect();
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let key = load_or_create_signing_key(&config.data_dir.join(SIGNING_KEY_FILE))?;
+        let store = SqliteStore::open(&config.data_dir.join(SqliteStore::FILE_NAME)).await?;
+        let (audit, task) = AuditWriter::start(store, key, WriterConfig::default()).await?;
+        let state = Self {
+            policy: Arc::new(policy),
+            audit,
+            durability: config.audit.durability,
+            read_window: config.audit.read_window,
+            limits,
+            cancels: CancelMap::default(),
+            upstreams,
+            identities,
+        };
+        Ok((state, task))
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.get(name)
+    }
+
+    pub fn identity(&self, id: &str) -> Option<&IdentityConfig> {
+        self.identities.get(id)
+    }
+}
+
+/// The policy's view of a configured identity.
+pub fn identity_of(config: &IdentityConfig) -> Identity {
+    Identity {
+        kind: config.kind,
+        id: config.id.clone(),
+        groups: config.groups.clone(),
+        acting_for: config.acting_for.clone(),
+    }
+}
+
+fn read_password(connection: &ConnectionConfig) -> Result<Option<String>, StartError> {
+    let name = connection.name.as_str().to_owned();
+    match &connection.credentials {
+        Credentials::None => Ok(None),
+        Credentials::Env(var) => {
+            std::env::var(var)
+                .map(Some)
+                .map_err(|_| StartError::Credentials {
+                    connection: name,
+                    reason: format!("environment variable `{var}` is not set (or not UTF-8)"),
+                })
+        }
+        Credentials::File(path) => std::fs::read_to_string(path)
+            .map(|text| Some(text.trim_end_matches(['\r', '\n']).to_owned()))
+            .map_err(|e| StartError::Credentials {
+                connection: name,
+                reason: format!("cannot read password file `{}`: {e}", path.display()),
+            }),
+    }
+}

@@ -1,0 +1,88 @@
+//! `airlock serve`: run the gateway from a configuration file until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_config::Config;
+use airlock_server::{Limits, State};
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The gateway configuration (TOML; see `examples/airlock.toml`).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Most client connections open at once; more wait in the accept queue.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// On SIGTERM: seconds running statements get to finish before sessions are closed.
+    #[arg(long, default_value_t = 30)]
+    drain_timeout: u64,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let limits = Limits {
+        max_connections: args.max_connections.max(1),
+        drain_deadline: Duration::from_secs(args.drain_timeout),
+        ..Limits::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(config, limits))
+}
+
+async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
+    let (state, writer) = State::start(&config, limits).await?;
+    let state = Arc::new(state);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for listener in &config.listeners {
+        let socket = tokio::net::TcpListener::bind(listener.address)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", listener.address))?;
+        if listener.tls.is_some() {
+            anyhow::bail!(
+                "listener `{}`: TLS on the client leg is not supported by this build yet",
+                listener.name
+            );
+        }
+        tracing::warn!(listener = %listener.name, address = %listener.address, "airlock listening");
+        eprintln!(
+            "airlock: listening on {} ({})",
+            listener.address, listener.name
+        );
+        let mut stopped = stopped.clone();
+        let state = Arc::clone(&state);
+        servers.spawn(airlock_server::serve(state, socket, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+    }
+    shutdown_signal().await;
+    eprintln!("airlock: shutting down (draining sessions)");
+    let _ = stop.send(true);
+    while servers.join_next().await.is_some() {}
+    state.audit.close().await.context("closing the audit log")?;
+    drop(state);
+    writer.join().await.context("the audit writer")?;
+    eprintln!("airlock: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

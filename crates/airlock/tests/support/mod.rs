@@ -1,0 +1,237 @@
+//! An in-process gateway on 127.0.0.1:0 in front of the machine's PostgreSQL, with one
+//! human identity (`alice`) and one agent (`bot`), for end-to-end tests with real clients.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_config::{Config, ScramVerifier};
+use airlock_server::{Limits, State};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, NoTls};
+
+pub const KEY: &str = "alk_test_key_for_alice";
+pub const BOT_KEY: &str = "alk_test_key_for_bot";
+/// The upstream password the gateway is given; trust authentication ignores it, and no
+/// client may ever see it.
+pub const UPSTREAM_SECRET: &str = "upstream-secret-never-shown-7f3a";
+
+pub struct Gateway {
+    pub port: u16,
+    pub data: tempfile::TempDir,
+    pub state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    writer: Option<airlock_store::WriterTask>,
+}
+
+pub struct Options {
+    pub durability: &'static str,
+    pub policy: Option<String>,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            durability: "group",
+            policy: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn verifier(key: &str) -> String {
+    ScramVerifier::new(key, b"0123456789abcdef", 4096).to_string()
+}
+
+pub fn config_text(data: &Path, port: u16, options: &Options) -> String {
+    let policy = match &options.policy {
+        Some(text) => {
+            let file = data.join("team.cedar");
+            std::fs::write(&file, text).unwrap();
+            format!("files = [{:?}]", file.display().to_string())
+        }
+        None => "files = []".to_owned(),
+    };
+    let secret = data.join("upstream.password");
+    std::fs::write(&secret, format!("{UPSTREAM_SECRET}\n")).unwrap();
+    format!(
+        r#"
+data_dir = {data:?}
+[audit]
+durability = "{durability}"
+read_window_ms = 10
+[policy]
+{policy}
+[[listeners]]
+name = "pg"
+protocol = "postgres"
+address = "127.0.0.1:{port}"
+[[connections]]
+name = "local"
+kind = "postgres"
+host = "127.0.0.1"
+port = 5432
+database = "test"
+user = "postgres"
+environments = ["prod"]
+password_file = {secret:?}
+[[identities]]
+id = "alice"
+kind = "human"
+groups = ["dba"]
+api_keys = ["{alice}"]
+[[identities]]
+id = "bot"
+kind = "agent"
+acting_for = "alice"
+api_keys = ["{bot}"]
+"#,
+        data = data.join("data").display().to_string(),
+        durability = options.durability,
+        secret = secret.display().to_string(),
+        alice = verifier(KEY),
+        bot = verifier(BOT_KEY),
+    )
+}
+
+impl Gateway {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let text = config_text(data.path(), 0, &options);
+        let config = Config::parse(&text, "test.toml", data.path()).unwrap();
+        let (state, writer) = State::start(&config, options.limits.clone()).await.unwrap();
+        let state = Arc::new(state);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(airlock_server::serve(Arc::clone(&state), listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            port,
+            data,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+            writer: Some(writer),
+        }
+    }
+
+    pub fn conninfo(&self, user: &str, key: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} dbname=local user={user} password={key}",
+            self.port
+        )
+    }
+
+    pub async fn connect(&self) -> Client {
+        self.connect_as("alice", KEY).await.unwrap()
+    }
+
+    pub async fn connect_as(&self, user: &str, key: &str) -> Result<Client, tokio_postgres::Error> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.conninfo(user, key), NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// Stops accepting, drains sessions, closes the audit log (final checkpoint).
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(60), server)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        self.state.audit.close().await.unwrap();
+        if let Some(writer) = self.writer.take() {
+            writer.join().await.unwrap();
+        }
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data.path().join("data")
+    }
+
+    /// `airlock audit verify` and `airlock audit export` on the gateway's data directory.
+    pub fn audit_export(&self) -> Vec<serde_json::Value> {
+        let verify = airlock(&["audit", "verify"], &self.data_dir());
+        assert!(
+            verify.status.success(),
+            "audit verify failed: {}{}",
+            String::from_utf8_lossy(&verify.stdout),
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let export = airlock(&["audit", "export", "--format", "jsonl"], &self.data_dir());
+        assert!(export.status.success());
+        String::from_utf8_lossy(&export.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+pub fn airlock(args: &[&str], data_dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap()
+}
+
+/// A direct connection to the machine's PostgreSQL (database `test`).
+pub async fn direct() -> Client {
+    let (client, connection) =
+        tokio_postgres::connect("host=127.0.0.1 port=5432 dbname=test user=postgres", NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// A fresh table `name (id int primary key, v text)` with rows 1..=n, created directly.
+pub async fn table(name: &str, rows: i32) {
+    let db = direct().await;
+    db.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (id int primary key, v text);
+         INSERT INTO {name} SELECT g, 'v' || g FROM generate_series(1, {rows}) g;"
+    ))
+    .await
+    .unwrap();
+}
+
+pub async fn count(name: &str) -> i64 {
+    direct()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {name}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+pub fn sqlstate(error: &tokio_postgres::Error) -> String {
+    error
+        .code()
+        .map(|c| c.code().to_owned())
+        .unwrap_or_else(|| format!("no sqlstate: {error}"))
+}
+
+pub fn message(error: &tokio_postgres::Error) -> String {
+    error
+        .as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_else(|| error.to_string())
+}
