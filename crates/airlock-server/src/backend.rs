@@ -78,6 +78,16 @@ impl<'a> Backend<'a> {
                     Ok(used) => used,
                     Err(reason) => return End::Failed(reason),
                 };
+                // Records go in before the client sees the answers: a COMMIT sent after an
+                // answer must find the answered write's receipt among the unconfirmed ones.
+                if !done.is_empty() {
+                    let finished = std::mem::take(&mut done);
+                    if let Err(error) =
+                        record::finished(&self.state.audit, self.shared, finished).await
+                    {
+                        return End::Failed(format!("audit log refused a record: {error}"));
+                    }
+                }
                 for piece in pieces.drain(..) {
                     let bytes = match &piece {
                         Piece::Span(range) => buf.pending().get(range.clone()).unwrap_or_default(),
@@ -88,14 +98,6 @@ impl<'a> Backend<'a> {
                     }
                 }
                 buf.consume(used);
-                if !done.is_empty() {
-                    let finished = std::mem::take(&mut done);
-                    if let Err(error) =
-                        record::finished(&self.state.audit, self.shared, finished).await
-                    {
-                        return End::Failed(format!("audit log refused a record: {error}"));
-                    }
-                }
             }
             let deadline = self.shared.lock().next_deadline();
             tokio::select! {
@@ -106,7 +108,7 @@ impl<'a> Backend<'a> {
                 () = self.shared.client_gone.notified() => return End::ClientGone,
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     let due = self.shared.lock().take_deferred(Some(Instant::now()));
-                    if let Err(error) = record::submit_all(&self.state.audit, due).await {
+                    if let Err(error) = record::submit_due(&self.state.audit, self.shared, due).await {
                         return End::Failed(format!("audit log refused a record: {error}"));
                     }
                 }

@@ -23,6 +23,10 @@ use crate::inflight::{Exec, Item, Recording, Shared};
 use crate::record;
 use crate::state::State;
 
+/// How long the audit writer may hold a lazy record (its default linger): a read's record
+/// is submitted this much before its read window ends.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// How the client half ended.
 #[derive(Debug)]
 pub enum End {
@@ -330,7 +334,7 @@ impl<'a> Frontend<'a> {
         } else {
             Recording::Deferred {
                 record: Box::new(record),
-                deadline: Instant::now() + self.state.read_window,
+                deadline: Instant::now() + self.state.read_window.saturating_sub(LINGER),
             }
         };
         if let Err(error) = waited {
@@ -367,10 +371,20 @@ impl<'a> Frontend<'a> {
             let records = inflight.take_deferred(None);
             (records, std::mem::take(&mut inflight.unconfirmed))
         };
+        if records.is_empty() && receipts.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let count = records.len() + receipts.len();
         receipts.extend(record::submit_all(&self.state.audit, records).await?);
         for receipt in receipts {
             receipt.wait().await?;
         }
+        tracing::trace!(
+            records = count,
+            waited_us = started.elapsed().as_micros(),
+            "audit barrier"
+        );
         Ok(())
     }
 
@@ -391,7 +405,12 @@ impl<'a> Frontend<'a> {
     ) -> Result<(), SessionError> {
         let mut record = self.record_for(text, judgement);
         record.outcome = Some(airlock_audit::Outcome::NotRun);
-        if let Err(write) = self.state.audit.enqueue(record::decision(record)).await {
+        if let Err(write) = self
+            .state
+            .audit
+            .enqueue_lazy(record::decision(record))
+            .await
+        {
             tracing::error!(error = %write, "audit record of a denial not stored");
         }
         self.substitute(error, simple);

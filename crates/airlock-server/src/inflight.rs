@@ -150,8 +150,9 @@ impl Inflight {
     }
 
     /// Takes the deferred records due by `now` (all of them with `None`), marking them
-    /// submitted: their outcomes will be recorded separately.
-    pub fn take_deferred(&mut self, now: Option<Instant>) -> Vec<DecisionRecord> {
+    /// submitted: their outcomes will be recorded separately. Each comes with whether the
+    /// statement writes.
+    pub fn take_deferred(&mut self, now: Option<Instant>) -> Vec<(DecisionRecord, bool)> {
         let mut due = Vec::new();
         for item in &mut self.items {
             let Item::Exec(exec) = item else { continue };
@@ -162,7 +163,7 @@ impl Inflight {
             if ready {
                 let taken = std::mem::replace(&mut exec.recording, Recording::Submitted);
                 if let Recording::Deferred { record, .. } = taken {
-                    due.push(*record);
+                    due.push((*record, exec.writes));
                 }
             }
         }

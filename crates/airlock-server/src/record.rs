@@ -42,9 +42,13 @@ pub async fn finished(
     done: Vec<Finished>,
 ) -> Result<(), WriteError> {
     for finished in done {
+        // Only a write's decision (its intent) must be durable by the next barrier; an
+        // outcome event never has to be.
+        let mut intent = false;
         let event = match finished.recording {
             Recording::Untracked => continue,
             Recording::Deferred { mut record, .. } => {
+                intent = finished.writes;
                 record.outcome = Some(finished.outcome);
                 decision(*record)
             }
@@ -59,22 +63,40 @@ pub async fn finished(
                 }),
             ),
         };
-        let receipt = audit.enqueue(event).await?;
-        if finished.writes {
+        let receipt = audit.enqueue_lazy(event).await?;
+        if intent {
             shared.lock().unconfirmed.push(receipt);
         }
     }
     Ok(())
 }
 
-/// Submits decisions (without outcomes) and returns their receipts.
+/// Submits decisions (without outcomes) whose read window passed; the receipts of writes are
+/// kept for the next barrier.
+pub async fn submit_due(
+    audit: &AuditWriter,
+    shared: &Shared,
+    records: Vec<(DecisionRecord, bool)>,
+) -> Result<(), WriteError> {
+    for (record, writes) in records {
+        let receipt = audit.enqueue_lazy(decision(record)).await?;
+        if writes {
+            shared.lock().unconfirmed.push(receipt);
+        }
+    }
+    Ok(())
+}
+
+/// Submits decisions (without outcomes) for a barrier, asks the writer to commit now, and
+/// returns the receipts to await.
 pub async fn submit_all(
     audit: &AuditWriter,
-    records: Vec<DecisionRecord>,
+    records: Vec<(DecisionRecord, bool)>,
 ) -> Result<Vec<PendingReceipt>, WriteError> {
     let mut receipts = Vec::with_capacity(records.len());
-    for record in records {
-        receipts.push(audit.enqueue(decision(record)).await?);
+    for (record, _) in records {
+        receipts.push(audit.enqueue_lazy(decision(record)).await?);
     }
+    audit.flush().await?;
     Ok(receipts)
 }

@@ -117,7 +117,7 @@ async fn serve(
     });
     state
         .audit
-        .enqueue(opened)
+        .enqueue_lazy(opened)
         .await
         .map_err(|e| SessionError::Audit(e.to_string()))?;
     stream.write_all(&hello).await?;
@@ -165,7 +165,7 @@ async fn serve(
         _ => info!(%session, reason, "session closed"),
     }
     let closed = record::closed(&shared, front.statements_decided, reason);
-    if let Err(error) = state.audit.enqueue(closed).await {
+    if let Err(error) = state.audit.enqueue_lazy(closed).await {
         warn!(%session, %error, "session close not recorded");
     }
     drop(registration);

@@ -28,6 +28,9 @@ pub struct WriterConfig {
     pub checkpoint_every: u64,
     /// Sign a checkpoint this long after the last one if events were added since.
     pub checkpoint_interval: Duration,
+    /// How long events appended with [`AuditWriter::enqueue_lazy`] may wait for company
+    /// before they are committed (fewer, larger commits); any other append commits at once.
+    pub linger: Duration,
 }
 
 /// Proof that an event is durable: its place in the chain.
@@ -66,9 +69,12 @@ type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
     reason = "appends dominate; boxing them only adds an allocation"
 )]
 enum Request {
-    Append(AuditEvent, Reply<Receipt>),
+    /// An event; `true` if someone may be waiting for it (commit without lingering).
+    Append(AuditEvent, Reply<Receipt>, bool),
     Checkpoint(Reply<ChainHead>),
     Close(Reply<ChainHead>),
+    /// Commit what is queued now, without lingering.
+    Flush,
 }
 
 struct Task<S> {
@@ -82,6 +88,10 @@ struct Task<S> {
     events: Vec<SealedEvent>,
     replies: Vec<Reply<Receipt>>,
     failing: Arc<AtomicBool>,
+    /// When the oldest uncommitted lazy event must be committed.
+    linger_until: Option<Instant>,
+    /// An urgent request is among the uncommitted events.
+    urgent: bool,
 }
 
 impl Default for WriterConfig {
@@ -91,6 +101,7 @@ impl Default for WriterConfig {
             queue: 16_384,
             checkpoint_every: 10_000,
             checkpoint_interval: Duration::from_secs(10),
+            linger: Duration::from_millis(2),
         }
     }
 }
@@ -115,6 +126,8 @@ impl AuditWriter {
             last_signed: Instant::now(),
             events: Vec::with_capacity(config.max_batch),
             replies: Vec::with_capacity(config.max_batch),
+            linger_until: None,
+            urgent: false,
             config,
         };
         let handle = tokio::spawn(task.run(inbox));
@@ -123,15 +136,34 @@ impl AuditWriter {
 
     /// Appends `event`; resolves once it is durably stored (or with the reason it is not).
     pub async fn append(&self, event: AuditEvent) -> Result<Receipt, WriteError> {
-        self.call(|reply| Request::Append(event, reply)).await
+        self.call(|reply| Request::Append(event, reply, true)).await
     }
 
     /// Queues `event` (waiting only for room in the queue) and returns at once; the event
     /// becomes durable with the next group commit, which [`PendingReceipt::wait`] awaits.
     pub async fn enqueue(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
+        self.submit(event, true).await
+    }
+
+    /// Like [`AuditWriter::enqueue`], for events nobody waits for: the writer may hold them
+    /// up to [`WriterConfig::linger`] to commit them with others.
+    pub async fn enqueue_lazy(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
+        self.submit(event, false).await
+    }
+
+    /// Asks the writer to commit whatever is queued now (lazy events included); await the
+    /// receipts of the events that must be durable.
+    pub async fn flush(&self) -> Result<(), WriteError> {
+        self.requests
+            .send(Request::Flush)
+            .await
+            .map_err(|_| WriteError::Closed)
+    }
+
+    async fn submit(&self, event: AuditEvent, urgent: bool) -> Result<PendingReceipt, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Append(event, reply))
+            .send(Request::Append(event, reply, urgent))
             .await
             .map_err(|_| WriteError::Closed)?;
         Ok(PendingReceipt { answer })
@@ -186,11 +218,16 @@ impl<S: AuditStore> Task<S> {
         loop {
             let deadline = self.last_signed + self.config.checkpoint_interval;
             let due = self.unsigned > 0;
+            let linger = self.linger_until;
             tokio::select! {
                 received = inbox.recv_many(&mut batch, self.config.max_batch) => {
                     if received == 0 {
                         break;
                     }
+                }
+                () = sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
+                    self.commit().await;
+                    continue;
                 }
                 () = sleep_until(deadline), if due => {
                     if let Err(error) = self.sign().await {
@@ -216,13 +253,15 @@ impl<S: AuditStore> Task<S> {
         let mut requests = batch.drain(..);
         while let Some(request) = requests.next() {
             match request {
-                Request::Append(event, reply) => match self.chain.seal(&event) {
+                Request::Append(event, reply, urgent) => match self.chain.seal(&event) {
                     Ok(sealed) => {
                         self.events.push(sealed);
                         self.replies.push(reply);
+                        self.urgent |= urgent;
                     }
                     Err(error) => drop(reply.send(Err(WriteError::Rejected(error.to_string())))),
                 },
+                Request::Flush => self.urgent = true,
                 Request::Checkpoint(reply) => {
                     self.commit().await;
                     drop(reply.send(self.sign().await));
@@ -236,12 +275,19 @@ impl<S: AuditStore> Task<S> {
             }
         }
         drop(requests);
-        self.commit().await;
+        let full = self.events.len() >= self.config.max_batch;
+        if self.urgent || full || self.config.linger.is_zero() {
+            self.commit().await;
+        } else if self.linger_until.is_none() && !self.events.is_empty() {
+            self.linger_until = Some(Instant::now() + self.config.linger);
+        }
         false
     }
 
     /// Stores the sealed events (with a checkpoint if one is due) and answers their callers.
     async fn commit(&mut self) {
+        self.linger_until = None;
+        self.urgent = false;
         let Some(first) = self.events.first() else {
             return;
         };
@@ -305,10 +351,11 @@ impl<S: AuditStore> Task<S> {
 
 fn refuse(request: Request) {
     match request {
-        Request::Append(_, reply) => drop(reply.send(Err(WriteError::Closed))),
+        Request::Append(_, reply, _) => drop(reply.send(Err(WriteError::Closed))),
         Request::Checkpoint(reply) | Request::Close(reply) => {
             drop(reply.send(Err(WriteError::Closed)));
         }
+        Request::Flush => {}
     }
 }
 

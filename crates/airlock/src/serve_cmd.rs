@@ -20,6 +20,9 @@ pub struct ServeArgs {
     /// On SIGTERM: seconds running statements get to finish before sessions are closed.
     #[arg(long, default_value_t = 30)]
     drain_timeout: u64,
+    /// Threads that run sessions (0: one per CPU core).
+    #[arg(long, default_value_t = 0, env = "AIRLOCK_WORKERS")]
+    workers: usize,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -29,9 +32,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         drain_deadline: Duration::from_secs(args.drain_timeout),
         ..Limits::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if args.workers > 0 {
+        runtime.worker_threads(args.workers);
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(serve(config, limits))
 }
 
