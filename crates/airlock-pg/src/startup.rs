@@ -40,12 +40,11 @@ impl StartupPacket {
 }
 
 pub fn decode_startup(buf: &[u8]) -> Result<Decoded<StartupPacket>, WireError> {
-    let Some(header) = buf.get(..8) else {
+    // The length is checked as soon as it is here, so a bad one fails without waiting.
+    let Some(prefix) = buf.get(..4) else {
         return Ok(Decoded::Incomplete(8 - buf.len()));
     };
-    let mut reader = Reader::new('\0', header);
-    let length = reader.i32("length")?;
-    let code = reader.i32("code")?;
+    let length = Reader::new('\0', prefix).i32("length")?;
     let valid = usize::try_from(length)
         .ok()
         .filter(|l| *l >= 8 && *l <= MAX_STARTUP);
@@ -56,6 +55,10 @@ pub fn decode_startup(buf: &[u8]) -> Result<Decoded<StartupPacket>, WireError> {
             maximum: MAX_STARTUP,
         });
     };
+    let Some(header) = buf.get(..8) else {
+        return Ok(Decoded::Incomplete(8 - buf.len()));
+    };
+    let code = Reader::new('\0', header.get(4..).unwrap_or_default()).i32("code")?;
     let Some(body) = buf.get(8..length) else {
         return Ok(Decoded::Incomplete(length - buf.len()));
     };

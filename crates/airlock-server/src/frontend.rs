@@ -124,6 +124,11 @@ impl<'a> Frontend<'a> {
                     Ok(None) => break,
                     Err(error) => return self.fail(SessionError::Protocol(error)),
                 };
+                if draining && self.idle() && starts_work(frame.tag) {
+                    // Draining: what was running has finished; nothing new starts.
+                    self.shared.close_client(SessionError::Shutdown.to_wire());
+                    return End::Shutdown;
+                }
                 let wire = buf.bytes(frame.wire.clone());
                 let body = buf.bytes(frame.body.clone());
                 match self.on_frame(frame.tag, body, wire, upstream).await {
@@ -447,6 +452,11 @@ impl<'a> Frontend<'a> {
             sqlstate: None,
         }));
     }
+}
+
+/// Messages that start running something (as opposed to finishing what is running).
+fn starts_work(tag: u8) -> bool {
+    matches!(tag, b'Q' | b'P' | b'B' | b'E' | b'F')
 }
 
 fn sql_into(text: &str, target: &mut String) {
