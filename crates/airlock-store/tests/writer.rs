@@ -174,3 +174,44 @@ async fn a_failed_write_fails_every_waiter_and_the_chain_recovers() {
     let report = inner.verify(Some(key().public())).await.unwrap().unwrap();
     assert_eq!(report.events, 2);
 }
+
+#[tokio::test]
+async fn lazy_appends_linger_until_their_deadline_or_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let config = WriterConfig {
+        linger: Duration::from_millis(300),
+        ..WriterConfig::default()
+    };
+    let (writer, _task) = AuditWriter::start(store.clone(), key(), config)
+        .await
+        .unwrap();
+    // A lazy event waits for company, but not longer than the linger.
+    let started = std::time::Instant::now();
+    let pending = writer.enqueue_lazy(event(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.head().await.unwrap().seq, 0, "still lingering");
+    let receipt = pending.wait().await.unwrap();
+    assert_eq!(receipt.seq, 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    // A flush commits lingering events at once; so does an urgent append.
+    let pending = writer.enqueue_lazy(event(2)).await.unwrap();
+    writer.flush().await.unwrap();
+    let flushed = tokio::time::timeout(Duration::from_millis(200), pending.wait()).await;
+    assert_eq!(flushed.unwrap().unwrap().seq, 2);
+    let lazy = writer.enqueue_lazy(event(3)).await.unwrap();
+    let urgent = writer.enqueue(event(4)).await.unwrap();
+    let both = tokio::time::timeout(Duration::from_millis(200), async {
+        (
+            lazy.wait().await.unwrap().seq,
+            urgent.wait().await.unwrap().seq,
+        )
+    });
+    assert_eq!(both.await.unwrap(), (3, 4));
+    assert!(writer.is_healthy());
+}
