@@ -25,8 +25,38 @@ const MAX_CONTROL_MESSAGE: usize = 16 << 20;
 pub enum End {
     UpstreamClosed,
     ClientGone,
-    /// The server broke the protocol, or the audit log refused a record.
-    Failed(String),
+    /// The server broke the protocol.
+    Protocol(String),
+    /// The audit log refused a record: the session cannot go on unrecorded.
+    Audit(String),
+}
+
+impl End {
+    /// The FATAL error the client is sent when the gateway ends the session itself.
+    fn to_wire(&self) -> Option<Vec<u8>> {
+        let (code, message) = match self {
+            Self::UpstreamClosed | Self::ClientGone => return None,
+            Self::Protocol(reason) => ("08P01", format!("upstream protocol error: {reason}")),
+            Self::Audit(reason) => ("58030", format!("airlock closed the session: {reason}")),
+        };
+        let mut out = Vec::new();
+        airlock_pg::encode_error(
+            &mut out,
+            airlock_pg::Severity::Fatal,
+            code,
+            &message,
+            None,
+            None,
+        );
+        Some(out)
+    }
+
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            Self::Protocol(reason) | Self::Audit(reason) => Some(reason),
+            Self::UpstreamClosed | Self::ClientGone => None,
+        }
+    }
 }
 
 /// A piece of output: bytes of the read buffer, or a replacement.
@@ -57,7 +87,7 @@ impl<'a> Backend<'a> {
         W: AsyncWrite + Unpin,
     {
         let end = self.pump(upstream, buf, client).await;
-        if let Some(fatal) = self.shared.take_fatal() {
+        if let Some(fatal) = self.shared.take_fatal().or_else(|| end.to_wire()) {
             let _ = client.write_all(&fatal).await;
         }
         let _ = client.shutdown().await;
@@ -76,7 +106,7 @@ impl<'a> Backend<'a> {
             if !buf.pending().is_empty() {
                 let used = match self.scan(buf.pending(), &mut pieces, &mut done) {
                     Ok(used) => used,
-                    Err(reason) => return End::Failed(reason),
+                    Err(reason) => return End::Protocol(reason),
                 };
                 // Records go in before the client sees the answers: a COMMIT sent after an
                 // answer must find the answered write's receipt among the unconfirmed ones.
@@ -85,7 +115,7 @@ impl<'a> Backend<'a> {
                     if let Err(error) =
                         record::finished(&self.state.audit, self.shared, finished).await
                     {
-                        return End::Failed(format!("audit log refused a record: {error}"));
+                        return End::Audit(format!("the audit log refused a record: {error}"));
                     }
                 }
                 for piece in pieces.drain(..) {
@@ -109,7 +139,7 @@ impl<'a> Backend<'a> {
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     let due = self.shared.lock().take_deferred(Some(Instant::now()));
                     if let Err(error) = record::submit_due(&self.state.audit, self.shared, due).await {
-                        return End::Failed(format!("audit log refused a record: {error}"));
+                        return End::Audit(format!("the audit log refused a record: {error}"));
                     }
                 }
             }

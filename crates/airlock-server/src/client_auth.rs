@@ -211,23 +211,19 @@ fn sasl_initial(body: &[u8]) -> Option<String> {
     (data.len() == len).then(|| String::from_utf8(data.to_vec()).ok())?
 }
 
+/// A verifier no password matches: random salt and keys (and the caller refuses the user
+/// after the exchange anyway).
 fn decoy_verifier() -> ScramVerifier {
-    let mut salt = [0u8; 16];
-    let _ = getrandom::fill(&mut salt);
+    let mut bytes = [0u8; 80];
+    let _ = getrandom::fill(&mut bytes);
+    let (salt, keys) = bytes.split_at(16);
+    let (stored, server) = keys.split_at(32);
     ScramVerifier {
         iterations: airlock_pg::DEFAULT_ITERATIONS,
         salt: salt.to_vec(),
-        stored_key: salt_key(&salt),
-        server_key: salt_key(&salt),
+        stored_key: stored.try_into().unwrap_or([0; 32]),
+        server_key: server.try_into().unwrap_or([1; 32]),
     }
-}
-
-fn salt_key(salt: &[u8; 16]) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    for (i, b) in key.iter_mut().enumerate() {
-        *b = salt.get(i % 16).copied().unwrap_or(0) ^ 0x5c;
-    }
-    key
 }
 
 /// Fresh printable nonce text for SCRAM.

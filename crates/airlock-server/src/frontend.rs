@@ -205,9 +205,13 @@ impl<'a> Frontend<'a> {
                 if judgement.decision.verdict == Verdict::Allow {
                     self.shared.lock().items.push_back(Item::Parse);
                     self.out.extend_from_slice(wire);
-                    let text = Arc::from(sql);
-                    self.statements
-                        .insert(name.to_owned(), Prepared { text, judgement });
+                    // Re-using a live name fails upstream and the original statement stays:
+                    // keep its judgement and text (the unnamed statement is simply replaced).
+                    if name.is_empty() || !self.statements.contains_key(name) {
+                        let text = Arc::from(sql);
+                        self.statements
+                            .insert(name.to_owned(), Prepared { text, judgement });
+                    }
                 } else {
                     let error = denial::error_for(&judgement.decision);
                     self.deny(sql, &judgement, error, false).await?;
@@ -289,9 +293,10 @@ impl<'a> Frontend<'a> {
         self.checkpoint.judge(&self.command)
     }
 
-    fn record_for(&mut self, text: &str, judgement: &Judgement) -> DecisionRecord {
+    fn record_for(&mut self, text: &str, judgement: &Judgement, simple: bool) -> DecisionRecord {
         self.statements_decided += 1;
         sql_into(text, &mut self.command.text);
+        self.command.protocol = protocol(simple);
         let mut record = DecisionRecord::new(&self.command, &judgement.decision);
         record.session = Some(self.shared.session);
         record.statement = Some(self.statements_decided);
@@ -313,7 +318,7 @@ impl<'a> Frontend<'a> {
             return Ok(false);
         }
         if !self.state.audit.is_healthy() {
-            self.refuse_unrecorded(text, judgement, simple, "the audit store is failing");
+            self.refuse_unrecorded(simple, "the audit store is failing");
             return Ok(false);
         }
         let effect = judgement.effect;
@@ -321,7 +326,7 @@ impl<'a> Frontend<'a> {
         let barrier = effect.transaction_control || (effect.writes && !in_block);
         let record_now = (effect.writes && (!in_block || effect.transaction_control))
             || (!effect.writes && self.state.durability == Durability::Strict);
-        let record = self.record_for(text, judgement);
+        let record = self.record_for(text, judgement, simple);
         let statement = self.statements_decided;
         if barrier || record_now {
             self.flush(upstream).await.map_err(SessionError::from)?;
@@ -344,12 +349,7 @@ impl<'a> Frontend<'a> {
         };
         if let Err(error) = waited {
             tracing::error!(%error, session = %self.shared.session, "audit record not durable; statement refused");
-            self.refuse_unrecorded(
-                text,
-                judgement,
-                simple,
-                "its audit record could not be stored",
-            );
+            self.refuse_unrecorded(simple, "its audit record could not be stored");
             return Ok(false);
         }
         if effect.transaction_control {
@@ -408,7 +408,7 @@ impl<'a> Frontend<'a> {
         error: Vec<u8>,
         simple: bool,
     ) -> Result<(), SessionError> {
-        let mut record = self.record_for(text, judgement);
+        let mut record = self.record_for(text, judgement, simple);
         record.outcome = Some(airlock_audit::Outcome::NotRun);
         if let Err(write) = self
             .state
@@ -422,8 +422,8 @@ impl<'a> Frontend<'a> {
         Ok(())
     }
 
-    fn refuse_unrecorded(&mut self, text: &str, judgement: &Judgement, simple: bool, why: &str) {
-        let _ = (text, judgement);
+    /// Refuses a statement that cannot be recorded (fail closed): nothing runs.
+    fn refuse_unrecorded(&mut self, simple: bool, why: &str) {
         self.substitute(denial::audit_error(why), simple);
     }
 
@@ -457,6 +457,14 @@ impl<'a> Frontend<'a> {
 /// Messages that start running something (as opposed to finishing what is running).
 fn starts_work(tag: u8) -> bool {
     matches!(tag, b'Q' | b'P' | b'B' | b'E' | b'F')
+}
+
+fn protocol(simple: bool) -> Protocol {
+    if simple {
+        Protocol::PgSimple
+    } else {
+        Protocol::PgExtended
+    }
 }
 
 fn sql_into(text: &str, target: &mut String) {

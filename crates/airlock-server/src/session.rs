@@ -158,8 +158,8 @@ async fn serve(
         warn!(%session, %error, "records of unfinished statements not stored");
     }
     let reason = end_reason(&front_end, &back_end);
-    match (&front_end, &back_end) {
-        (frontend::End::Failed(_), _) | (_, backend::End::Failed(_)) => {
+    match (&front_end, back_end.failure()) {
+        (frontend::End::Failed(_), _) | (_, Some(_)) => {
             warn!(%session, reason, "session ended with an error");
         }
         _ => info!(%session, reason, "session closed"),
@@ -173,9 +173,11 @@ async fn serve(
 }
 
 fn end_reason(front: &frontend::End, back: &backend::End) -> String {
+    if let (false, Some(reason)) = (matches!(front, frontend::End::Failed(_)), back.failure()) {
+        return reason.to_owned();
+    }
     match (front, back) {
         (frontend::End::Failed(error), _) => format!("client error: {error}"),
-        (_, backend::End::Failed(reason)) => reason.clone(),
         (frontend::End::Shutdown, _) => "gateway shutdown".into(),
         (frontend::End::ClientClosed, _) => "client closed".into(),
         (frontend::End::UpstreamGone, backend::End::ClientGone) => "client gone".into(),

@@ -41,6 +41,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
+    if let Some(listener) = config.listeners.iter().find(|l| l.tls.is_some()) {
+        anyhow::bail!(
+            "listener `{}`: TLS on the client leg is not supported by this build yet; \
+             remove `tls` or terminate TLS in front of airlock",
+            listener.name
+        );
+    }
     let (state, writer) = State::start(&config, limits).await?;
     let state = Arc::new(state);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -49,12 +56,6 @@ async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
         let socket = tokio::net::TcpListener::bind(listener.address)
             .await
             .with_context(|| format!("cannot listen on `{}`", listener.address))?;
-        if listener.tls.is_some() {
-            anyhow::bail!(
-                "listener `{}`: TLS on the client leg is not supported by this build yet",
-                listener.name
-            );
-        }
         tracing::warn!(listener = %listener.name, address = %listener.address, "airlock listening");
         eprintln!(
             "airlock: listening on {} ({})",

@@ -461,6 +461,8 @@ async fn every_statement_is_in_the_verified_audit_log() {
     // The autocommit UPDATE was recorded (durably) before it ran: its outcome follows apart.
     let update = find("UPDATE gw_audit SET v = 'u' WHERE id = $1");
     assert!(update.get("outcome").is_none(), "{update}");
+    assert_eq!(update["protocol"], "pg_extended", "{update}");
+    assert_eq!(read["protocol"], "pg_simple", "{read}");
     assert_eq!(outcome_of(update)["rows"], 1, "{update}");
     let batch = find("BEGIN; INSERT INTO gw_audit VALUES (3, 'c'); COMMIT");
     assert_eq!(outcome_of(batch)["status"], "succeeded");
