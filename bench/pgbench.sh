@@ -220,8 +220,16 @@ run_pgbench() {
     pgbouncer) conn=(-p "$PGB_PORT" -U postgres "$DB") ;;
     airlock) conn=(-p "$AIRLOCK_PORT" -U bench bench) env=("PGPASSWORD=$KEY") ;;
   esac
+  local pid="" cpu0=0
+  case "$target" in
+    pgbouncer) pid="$PGB_PID" ;;
+    airlock) pid="$AIRLOCK_PID" ;;
+  esac
+  [[ -n "$pid" ]] && cpu0="$(cpu_ticks "$pid")"
   env "${env[@]}" pgbench -n -T "$DURATION" "${WL_ARGS[@]}" -h 127.0.0.1 "${conn[@]}" \
     >"$tmp/run.out" 2>"$tmp/run.err" || rc=$?
+  CPU_TICKS=0
+  [[ -n "$pid" ]] && CPU_TICKS=$(($(cpu_ticks "$pid") - cpu0))
   # pgbench >= 14: "tps = N (without initial connection time)"; older: "(excluding connections
   # establishing)" after an "(including ...)" line.
   TPS="$(awk '/^tps = / { t = $3 } /^tps = .*(without initial|excluding)/ { print $3; exit } END { if (t) print t }' "$tmp/run.out" | head -n 1)"
@@ -234,6 +242,10 @@ run_pgbench() {
   TPS="$(printf '%.0f' "$TPS")"
 }
 
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ="$(getconf CLK_TCK)"
+
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
@@ -242,7 +254,7 @@ setup_db
 wants pgbouncer && start_pgbouncer
 wants airlock && start_airlock
 
-declare -A RESULTS
+declare -A RESULTS CPU
 wi=0
 for w in "${workloads[@]}"; do
   workload_args "$w"
@@ -251,6 +263,10 @@ for w in "${workloads[@]}"; do
       t="${targets[(i + r + wi) % ${#targets[@]}]}" # rotate the order every round
       run_pgbench "$t" "$w"
       RESULTS[$w/$t]+=" $TPS"
+      # CPU microseconds the proxy spent per transaction in this run.
+      if [[ "$t" != direct && "$TPS" != 0 ]]; then
+        CPU[$w/$t]+=" $(awk -v c="$CPU_TICKS" -v hz="$HZ" -v tps="$TPS" -v d="$DURATION" 'BEGIN { printf "%.0f", c / hz * 1e6 / (tps * d) }')"
+      fi
       log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
     done
   done
@@ -261,6 +277,12 @@ for w in "${workloads[@]}"; do
   done
   echo "$w direct_tps=${med[direct]} pgbouncer_tps=${med[pgbouncer]} airlock_tps=${med[airlock]}" \
     "ratio=$(ratio "${med[airlock]}" "${med[direct]}") pgbouncer_ratio=$(ratio "${med[pgbouncer]}" "${med[direct]}")"
+  cpu_line=""
+  for t in pgbouncer airlock; do
+    # shellcheck disable=SC2086 # the run figures are space-separated integers
+    [[ -n "${CPU[$w/$t]:-}" ]] && cpu_line+=" ${t}_cpu_us_per_tx=$(median ${CPU[$w/$t]})"
+  done
+  [[ -n "$cpu_line" ]] && log "$w proxy CPU:$cpu_line"
   wi=$((wi + 1))
 done
 

@@ -91,9 +91,10 @@ impl Checkpoint {
         let hit = shape
             .as_deref()
             .and_then(|key| self.by_shape.get(&context)?.get(key));
-        if let Some(judgement) = hit.cloned() {
-            self.remember(context, command, None, &judgement);
-            return judgement;
+        if let Some(judgement) = hit {
+            // Not remembered by text: texts that differ only in literals would fill the text
+            // cache with copies of one judgement; the shape scan is cheap.
+            return judgement.clone();
         }
         let facts = self.facts(command);
         let key = abstract_names(&self.policy, command, &facts).unwrap_or_else(|| facts.clone());
@@ -114,7 +115,9 @@ impl Checkpoint {
             effect: Effect::of(&facts),
         };
         let Facts::Sql(sql) = &facts;
-        let shape = shape.filter(|_| !sql.literal_sensitive);
+        // Shapes are shared only by texts that parse: the facts of unparseable input come from
+        // a fallback that may read anything in it.
+        let shape = shape.filter(|_| !sql.literal_sensitive && sql.unparseable.is_none());
         self.remember(context, command, shape, &judgement);
         judgement
     }

@@ -6,6 +6,7 @@
 
 mod error;
 mod keys;
+mod lazy;
 mod sqlite;
 mod store;
 mod writer;

@@ -1,5 +1,6 @@
-//! [`AuditWriter`]: group commit. Callers send events through a bounded channel; one task
-//! seals whatever is queued (up to `max_batch`) into the chain, stores it in one durable
+//! [`AuditWriter`]: group commit. Callers send events through a bounded channel (or, for
+//! events nobody waits for, the [`LazyQueue`], which does not wake the writer for each); one
+//! task seals whatever is queued (up to `max_batch`) into the chain, stores it in one durable
 //! transaction, and only then answers each caller with its [`Receipt`]. A failed write answers
 //! every caller of the batch with the error (fail closed) and resynchronises the chain from
 //! the store. Checkpoints are signed every `checkpoint_every` events, every
@@ -15,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use crate::lazy::{Entry, LazyQueue};
 use crate::{AuditStore, StoreError, WriteError};
 
 /// Tuning of the group-commit writer.
@@ -45,6 +47,7 @@ pub struct Receipt {
 #[derive(Clone, Debug)]
 pub struct AuditWriter {
     requests: mpsc::Sender<Request>,
+    lazy: Arc<LazyQueue>,
     failing: Arc<AtomicBool>,
 }
 
@@ -69,8 +72,8 @@ type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
     reason = "appends dominate; boxing them only adds an allocation"
 )]
 enum Request {
-    /// An event; `true` if someone may be waiting for it (commit without lingering).
-    Append(AuditEvent, Reply<Receipt>, bool),
+    /// An event someone may be waiting for: committed without lingering.
+    Append(AuditEvent, Reply<Receipt>),
     Checkpoint(Reply<ChainHead>),
     Close(Reply<ChainHead>),
     /// Commit what is queued now, without lingering.
@@ -87,6 +90,9 @@ struct Task<S> {
     last_signed: Instant,
     events: Vec<SealedEvent>,
     replies: Vec<Reply<Receipt>>,
+    lazy: Arc<LazyQueue>,
+    /// Scratch space for events taken from `lazy`.
+    taken: Vec<Entry>,
     failing: Arc<AtomicBool>,
     /// When the oldest uncommitted lazy event must be committed.
     linger_until: Option<Instant>,
@@ -117,8 +123,11 @@ impl AuditWriter {
         let signed = store.last_checkpoint().await?.unwrap_or(0);
         let (requests, inbox) = mpsc::channel(config.queue.max(1));
         let failing = Arc::new(AtomicBool::new(false));
+        let lazy = Arc::new(LazyQueue::new(config.queue));
         let task = Task {
             failing: Arc::clone(&failing),
+            lazy: Arc::clone(&lazy),
+            taken: Vec::new(),
             store,
             key,
             chain: Chain::resume(head),
@@ -131,24 +140,32 @@ impl AuditWriter {
             config,
         };
         let handle = tokio::spawn(task.run(inbox));
-        Ok((Self { requests, failing }, WriterTask { handle }))
+        let writer = Self {
+            requests,
+            lazy,
+            failing,
+        };
+        Ok((writer, WriterTask { handle }))
     }
 
     /// Appends `event`; resolves once it is durably stored (or with the reason it is not).
     pub async fn append(&self, event: AuditEvent) -> Result<Receipt, WriteError> {
-        self.call(|reply| Request::Append(event, reply, true)).await
+        self.call(|reply| Request::Append(event, reply)).await
     }
 
     /// Queues `event` (waiting only for room in the queue) and returns at once; the event
     /// becomes durable with the next group commit, which [`PendingReceipt::wait`] awaits.
     pub async fn enqueue(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
-        self.submit(event, true).await
+        self.submit(event).await
     }
 
     /// Like [`AuditWriter::enqueue`], for events nobody waits for: the writer may hold them
-    /// up to [`WriterConfig::linger`] to commit them with others.
+    /// up to [`WriterConfig::linger`] to commit them with others, and is not woken for each.
+    /// Events of one caller keep their order, lazy or not.
     pub async fn enqueue_lazy(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
-        self.submit(event, false).await
+        let (reply, answer) = oneshot::channel();
+        self.lazy.push((event, reply)).await?;
+        Ok(PendingReceipt { answer })
     }
 
     /// Asks the writer to commit whatever is queued now (lazy events included); await the
@@ -160,10 +177,10 @@ impl AuditWriter {
             .map_err(|_| WriteError::Closed)
     }
 
-    async fn submit(&self, event: AuditEvent, urgent: bool) -> Result<PendingReceipt, WriteError> {
+    async fn submit(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request::Append(event, reply, urgent))
+            .send(Request::Append(event, reply))
             .await
             .map_err(|_| WriteError::Closed)?;
         Ok(PendingReceipt { answer })
@@ -219,13 +236,26 @@ impl<S: AuditStore> Task<S> {
             let deadline = self.last_signed + self.config.checkpoint_interval;
             let due = self.unsigned > 0;
             let linger = self.linger_until;
+            let lazy = Arc::clone(&self.lazy);
             tokio::select! {
                 received = inbox.recv_many(&mut batch, self.config.max_batch) => {
                     if received == 0 {
+                        self.take_lazy();
+                        self.commit().await;
                         break;
                     }
                 }
+                () = lazy.arrived.notified() => {
+                    if self.config.linger.is_zero() {
+                        self.take_lazy();
+                        self.commit().await;
+                    } else if self.linger_until.is_none() {
+                        self.linger_until = Some(Instant::now() + self.config.linger);
+                    }
+                    continue;
+                }
                 () = sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
+                    self.take_lazy();
                     self.commit().await;
                     continue;
                 }
@@ -245,22 +275,24 @@ impl<S: AuditStore> Task<S> {
         while let Some(request) = inbox.recv().await {
             refuse(request);
         }
+        for (_, reply) in self.lazy.close() {
+            drop(reply.send(Err(WriteError::Closed)));
+        }
         self.sign().await.map(|_| ()).map_err(unshare)
     }
 
     /// Handles one batch of requests in order; `true` once asked to close.
     async fn process(&mut self, batch: &mut Vec<Request>) -> bool {
+        // Lazy events queued before these requests were sent go first: a caller's events
+        // keep their order.
+        self.take_lazy();
         let mut requests = batch.drain(..);
         while let Some(request) = requests.next() {
             match request {
-                Request::Append(event, reply, urgent) => match self.chain.seal(&event) {
-                    Ok(sealed) => {
-                        self.events.push(sealed);
-                        self.replies.push(reply);
-                        self.urgent |= urgent;
-                    }
-                    Err(error) => drop(reply.send(Err(WriteError::Rejected(error.to_string())))),
-                },
+                Request::Append(event, reply) => {
+                    self.seal(&event, reply);
+                    self.urgent = true;
+                }
                 Request::Flush => self.urgent = true,
                 Request::Checkpoint(reply) => {
                     self.commit().await;
@@ -282,6 +314,26 @@ impl<S: AuditStore> Task<S> {
             self.linger_until = Some(Instant::now() + self.config.linger);
         }
         false
+    }
+
+    /// Seals the lazily queued events into the batch.
+    fn take_lazy(&mut self) {
+        let mut taken = std::mem::take(&mut self.taken);
+        self.lazy.take(&mut taken);
+        for (event, reply) in taken.drain(..) {
+            self.seal(&event, reply);
+        }
+        self.taken = taken;
+    }
+
+    fn seal(&mut self, event: &AuditEvent, reply: Reply<Receipt>) {
+        match self.chain.seal(event) {
+            Ok(sealed) => {
+                self.events.push(sealed);
+                self.replies.push(reply);
+            }
+            Err(error) => drop(reply.send(Err(WriteError::Rejected(error.to_string())))),
+        }
     }
 
     /// Stores the sealed events (with a checkpoint if one is due) and answers their callers.
@@ -351,7 +403,7 @@ impl<S: AuditStore> Task<S> {
 
 fn refuse(request: Request) {
     match request {
-        Request::Append(_, reply, _) => drop(reply.send(Err(WriteError::Closed))),
+        Request::Append(_, reply) => drop(reply.send(Err(WriteError::Closed))),
         Request::Checkpoint(reply) | Request::Close(reply) => {
             drop(reply.send(Err(WriteError::Closed)));
         }

@@ -215,3 +215,39 @@ async fn lazy_appends_linger_until_their_deadline_or_a_flush() {
     assert_eq!(both.await.unwrap(), (3, 4));
     assert!(writer.is_healthy());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazy_appends_are_bounded_ordered_and_refused_after_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    // Room for 4 queued events: the fifth appender waits until the writer takes them.
+    let config = WriterConfig {
+        queue: 4,
+        linger: Duration::from_millis(5),
+        ..WriterConfig::default()
+    };
+    let (writer, task) = AuditWriter::start(store.clone(), key(), config)
+        .await
+        .unwrap();
+    let mut pending = Vec::new();
+    for i in 0..50 {
+        pending.push(writer.enqueue_lazy(event(i)).await.unwrap());
+    }
+    let mut seqs = Vec::new();
+    for receipt in pending {
+        seqs.push(receipt.wait().await.unwrap().seq);
+    }
+    assert_eq!(
+        seqs,
+        (1..=50).collect::<Vec<_>>(),
+        "one caller's events keep their order"
+    );
+    writer.close().await.unwrap();
+    assert!(matches!(
+        writer.enqueue_lazy(event(51)).await,
+        Err(WriteError::Closed)
+    ));
+    task.join().await.unwrap();
+    assert_eq!(store.head().await.unwrap().seq, 50);
+}

@@ -11,6 +11,7 @@ mod placeholders;
 mod plpgsql;
 mod plvars;
 mod privileges;
+mod shape;
 mod source;
 mod statement;
 mod strings;
@@ -67,10 +68,12 @@ fn inspect_mode(text: &str, standard_conforming_strings: bool) -> SqlFacts {
     inspector.finish(top_level_count)
 }
 
-/// The input with every literal replaced by a placeholder (PostgreSQL's own normalization),
-/// or `None` when it does not parse. Two inputs with the same shape key have the same facts
-/// unless [`SqlFacts::literal_sensitive`] is set for them: the key keeps every identifier,
-/// operator and keyword, and literal sensitivity is decided from the tree's structure alone.
+/// The input's tokens with every number and string literal replaced by a placeholder, or
+/// `None` when the scanner cannot be sure how PostgreSQL tokenizes it ([`shape`] says why).
+/// Two inputs with the same shape key have the same facts unless
+/// [`SqlFacts::literal_sensitive`] is set for them: the key keeps every identifier, operator
+/// and keyword, and literal sensitivity is decided from the tree's structure alone. Only
+/// meaningful with `standard_conforming_strings = on`.
 pub fn shape_key(text: &str) -> Option<String> {
-    pg_query::normalize(text).ok()
+    shape::shape_key(text)
 }
