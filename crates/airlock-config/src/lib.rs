@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use airlock_pg::ScramVerifier;
 pub use model::{
-    AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig, ListenerConfig,
-    ListenerProtocol, PolicyConfig, TlsConfig,
+    ApiKey, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
+    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
 };
 
 /// One problem in a configuration, at a path such as `connections[0].port`.
@@ -76,7 +76,7 @@ impl Config {
             file: file.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        validate::config(table, base).map_err(|problems| ConfigError::Invalid {
+        validate::config(table, file, base).map_err(|problems| ConfigError::Invalid {
             file: file.to_owned(),
             problems,
         })

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airlock_model::{ConnectionKind, IdentityKind, Name};
+use airlock_model::{ConnectionKind, IdentityKind, KeyId, Name};
 use airlock_pg::ScramVerifier;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +102,25 @@ pub struct IdentityConfig {
     pub groups: BTreeSet<Name>,
     /// For an agent: the human it acts for.
     pub acting_for: Option<Name>,
-    /// SCRAM-SHA-256 verifiers of the identity's API keys (PostgreSQL's format): clients
-    /// authenticate with SCRAM, and the keys themselves are stored nowhere.
-    pub api_keys: Vec<ScramVerifier>,
+    /// The identity's API keys, as SCRAM-SHA-256 verifiers (PostgreSQL's format): clients
+    /// authenticate with SCRAM, and the keys themselves are stored nowhere. All share one
+    /// salt and iteration count.
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// One configured API key: its verifier and the id derived from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Unique in the configuration; what `airlock keys list` shows and `revoke` takes.
+    pub id: KeyId,
+    pub verifier: ScramVerifier,
+}
+
+impl ApiKey {
+    pub fn new(verifier: ScramVerifier) -> Self {
+        Self {
+            id: KeyId::of_stored_key(&verifier.stored_key),
+            verifier,
+        }
+    }
 }

@@ -11,15 +11,15 @@ use toml::Table;
 use crate::Problem;
 use crate::fields::Fields;
 use crate::model::{
-    AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig, ListenerConfig,
-    ListenerProtocol, PolicyConfig, TlsConfig,
+    ApiKey, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
+    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
 };
 use airlock_pg::ScramVerifier;
 
 const DEFAULT_READ_WINDOW_MS: i64 = 10;
 const MAX_READ_WINDOW_MS: i64 = 1_000;
 
-pub(crate) fn config(table: Table, base: &Path) -> Result<Config, Vec<Problem>> {
+pub(crate) fn config(table: Table, file: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut top = Fields::new("", table, &mut problems);
     let data_dir = base.join(
@@ -58,6 +58,7 @@ pub(crate) fn config(table: Table, base: &Path) -> Result<Config, Vec<Problem>> 
         identities,
     };
     cross_checks(&config, &mut problems);
+    shared_salts(&config, file, &mut problems);
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -283,7 +284,7 @@ fn identity(path: String, table: Table, problems: &mut Vec<Problem>) -> Option<I
     let mut api_keys = Vec::new();
     for (i, text) in f.strings("api_keys").into_iter().enumerate() {
         match ScramVerifier::parse(&text) {
-            Ok(verifier) => api_keys.push(verifier),
+            Ok(verifier) => api_keys.push(ApiKey::new(verifier)),
             Err(_) => f.problem(
                 &format!("api_keys[{i}]"),
                 "expected a SCRAM-SHA-256 verifier (`SCRAM-SHA-256$4096:…`, from `airlock keys create`); keys themselves are never stored",
@@ -330,8 +331,8 @@ fn cross_checks(config: &Config, problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     for (i, identity) in config.identities.iter().enumerate() {
         for key in &identity.api_keys {
-            // Verifiers have random salts, so a repeated one is a copy-paste of the same key.
-            duplicate("identities", i, "api_keys", key.to_string(), &mut seen);
+            // The same key id is the same StoredKey: a copy-paste of one key.
+            duplicate("identities", i, "api_keys", key.id.to_string(), &mut seen);
         }
     }
     let humans: HashSet<&str> = config
@@ -348,6 +349,32 @@ fn cross_checks(config: &Config, problems: &mut Vec<Problem>) {
                 path: format!("identities[{i}].acting_for"),
                 reason: format!("`{human}` is not a human identity of this configuration"),
             });
+        }
+    }
+}
+
+/// An identity's keys must share the salt and iteration count: SCRAM announces them before
+/// the server can know which key the client holds, so a key salted differently never works.
+fn shared_salts(config: &Config, file: &str, problems: &mut Vec<Problem>) {
+    for (i, identity) in config.identities.iter().enumerate() {
+        let Some((first, others)) = identity.api_keys.split_first() else {
+            continue;
+        };
+        for (k, key) in others.iter().enumerate() {
+            let (a, b) = (&first.verifier, &key.verifier);
+            if a.salt != b.salt || a.iterations != b.iterations {
+                problems.push(Problem {
+                    path: format!("identities[{i}].api_keys[{}]", k + 1),
+                    reason: format!(
+                        "key `{}` is salted differently from `api_keys[0]`; the keys of one \
+                         identity share one salt and iteration count (SCRAM announces them \
+                         before it knows which key the client holds), so this key could never \
+                         log in: remove it and create its replacement with \
+                         `airlock keys create --config {file} --identity {}`",
+                        key.id, identity.id
+                    ),
+                });
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use airlock_config::{Config, ConfigError, Credentials, Durability, ScramVerifier};
+use airlock_model::KeyId;
 
 fn problems(text: &str) -> Vec<String> {
     match Config::parse(text, "test.toml", Path::new("/etc/airlock")) {
@@ -40,7 +41,11 @@ fn the_shipped_example_is_valid() {
         "alice"
     );
     assert_eq!(config.identities[0].api_keys.len(), 1);
-    assert!(!config.identities[0].api_keys[0].verify_password("foo"));
+    assert!(
+        !config.identities[0].api_keys[0]
+            .verifier
+            .verify_password("foo")
+    );
 }
 
 #[test]
@@ -150,6 +155,51 @@ fn api_keys_are_scram_verifiers() {
     let verifier = ScramVerifier::new("alk_secret", b"0123456789abcdef", 4096);
     let text = format!("[[identities]]\nid = \"a\"\napi_keys = [\"{verifier}\"]\n");
     let config = Config::parse(&text, "t.toml", Path::new(".")).unwrap();
-    assert!(config.identities[0].api_keys[0].verify_password("alk_secret"));
+    let key = &config.identities[0].api_keys[0];
+    assert!(key.verifier.verify_password("alk_secret"));
+    assert_eq!(key.id, KeyId::of_stored_key(&verifier.stored_key));
     assert!(!format!("{config:?}").contains("alk_secret"));
+}
+
+#[test]
+fn the_keys_of_one_identity_share_their_salt_and_no_key_is_configured_twice() {
+    let salt = b"0123456789abcdef";
+    let one = ScramVerifier::new("alk_one", salt, 4096);
+    let two = ScramVerifier::new("alk_two", salt, 4096);
+    let odd = ScramVerifier::new("alk_odd", b"another salt", 4096);
+    let fewer = ScramVerifier::new("alk_few", salt, 1000);
+    let text = format!(
+        "[[identities]]\nid = \"a\"\napi_keys = [\"{one}\", \"{two}\", \"{odd}\", \"{fewer}\"]\n\
+         [[identities]]\nid = \"b\"\napi_keys = [\"{two}\"]\n"
+    );
+    let found = problems(&text);
+    let odd_id = KeyId::of_stored_key(&odd.stored_key);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found[0].starts_with(&format!(
+            "identities[1].api_keys: `{}` is already used",
+            KeyId::of_stored_key(&two.stored_key)
+        )),
+        "{found:#?}"
+    );
+    assert_eq!(
+        found[1],
+        format!(
+            "identities[0].api_keys[2]: key `{odd_id}` is salted differently from `api_keys[0]`; \
+             the keys of one identity share one salt and iteration count (SCRAM announces them \
+             before it knows which key the client holds), so this key could never log in: \
+             remove it and create its replacement with \
+             `airlock keys create --config test.toml --identity a`"
+        )
+    );
+    assert!(
+        found[2].starts_with("identities[0].api_keys[3]: key `key_"),
+        "{found:#?}"
+    );
+    // Different identities may share a salt (the test gateway does).
+    let text = format!(
+        "[[identities]]\nid = \"a\"\napi_keys = [\"{one}\"]\n\
+         [[identities]]\nid = \"b\"\napi_keys = [\"{two}\"]\n"
+    );
+    Config::parse(&text, "t.toml", Path::new(".")).unwrap();
 }

@@ -9,6 +9,7 @@ mod decision;
 mod effect;
 mod facts;
 mod identity;
+mod key;
 mod name;
 mod session;
 
@@ -22,5 +23,6 @@ pub use facts::{
     WhereClause,
 };
 pub use identity::{Identity, IdentityKind};
+pub use key::{API_KEY_PREFIX, KeyId, KeyIdError};
 pub use name::{Name, NameError};
 pub use session::{SessionId, SessionIdError};

@@ -18,7 +18,9 @@ mod upstream;
 pub use backend::{ErrorFields, Severity, encode_error, encode_notice, parse_error, parse_ready};
 pub use frame::{Decoded, Frame, MAX_FRAME, decode_frame, encode_frame};
 pub use frontend::{FrontendMessage, parse_frontend};
-pub use scram::{DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier};
+pub use scram::{
+    Accepted, DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier,
+};
 pub use startup::{StartupPacket, decode_startup, encode_startup};
 pub use upstream::{HandshakeError, Step, UpstreamHandshake, UpstreamSession};
 

@@ -228,7 +228,8 @@ mod tests {
         };
         let server_final = server
             .finish(std::str::from_utf8(&last[5..]).unwrap())
-            .unwrap();
+            .unwrap()
+            .server_final;
         assert_eq!(
             handshake
                 .on_frame(&Frame {

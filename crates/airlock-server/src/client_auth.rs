@@ -1,13 +1,15 @@
 //! The client leg's startup: SSL/GSS negotiation, cancel requests, the startup packet's
-//! parameters, and SCRAM-SHA-256 authentication against the identity's API key verifiers.
+//! parameters, and SCRAM-SHA-256 authentication against the identity's active API keys.
 
 use std::sync::Arc;
 
-use airlock_config::IdentityConfig;
+use airlock_config::{ApiKey, IdentityConfig};
+use airlock_model::KeyId;
 use airlock_pg::{
     FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame, parse_frontend,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tracing::error;
 
 use crate::error::{Refusal, SessionError};
 use crate::framed::ReadBuf;
@@ -44,6 +46,8 @@ pub struct Startup {
 #[derive(Debug)]
 pub struct Authenticated {
     pub identity: IdentityConfig,
+    /// The key the client proved it holds.
+    pub key: KeyId,
     pub upstream: Arc<Upstream>,
     pub params: Vec<(String, String)>,
 }
@@ -115,9 +119,13 @@ fn refuse(code: &'static str, message: String) -> SessionError {
     SessionError::Refused(Refusal { code, message })
 }
 
-/// SCRAM-SHA-256 with the identity's first API key verifier. An unknown user runs the same
-/// exchange against a made-up verifier and fails at the same point, so user names cannot be
-/// probed. The connection is checked only after authentication.
+/// SCRAM-SHA-256 with the identity's active API keys: server-first-message names the salt
+/// and iteration count of its first active key (an identity's keys share them, checked by
+/// the configuration), and the proof may match any active key. Revocations are read from
+/// the store at every attempt; when they cannot be read, nobody authenticates. An unknown
+/// user, or one without active keys, goes through the same store read and exchange against
+/// a made-up verifier and fails at the same point, so user names cannot be probed. The
+/// connection is checked only after authentication.
 pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     stream: &mut S,
@@ -125,18 +133,23 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     startup: Startup,
 ) -> Result<Authenticated, SessionError> {
     let identity = state.identity(&startup.user);
-    let verifier = identity
-        .and_then(|i| i.api_keys.first().cloned())
-        .unwrap_or_else(decoy_verifier);
+    let keys = active_keys(state, identity, &startup.user).await?;
+    let (first, others) = match keys.split_first() {
+        Some((first, others)) => (
+            first.verifier.clone(),
+            others.iter().map(|k| k.verifier.clone()).collect(),
+        ),
+        None => (decoy_verifier(), Vec::new()),
+    };
     let mut out = Vec::new();
     encode_frame(&mut out, b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0");
     stream.write_all(&out).await?;
 
-    let first = read_auth(stream, buf, state.limits.max_message).await?;
-    let client_first = sasl_initial(&first).ok_or(SessionError::Unexpected('p'))?;
+    let first_message = read_auth(stream, buf, state.limits.max_message).await?;
+    let client_first = sasl_initial(&first_message).ok_or(SessionError::Unexpected('p'))?;
     let failed = || SessionError::AuthFailed(startup.user.clone());
     let (server, server_first) =
-        ScramServer::start(verifier, &client_first, &nonce()).map_err(|_| failed())?;
+        ScramServer::start_any(first, others, &client_first, &nonce()).map_err(|_| failed())?;
     out.clear();
     encode_frame(
         &mut out,
@@ -147,15 +160,16 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
 
     let last = read_auth(stream, buf, state.limits.max_message).await?;
     let client_final = std::str::from_utf8(&last).map_err(|_| failed())?;
-    let server_final = server.finish(client_final).map_err(|_| failed())?;
-    let Some(identity) = identity.filter(|i| !i.api_keys.is_empty()) else {
+    let accepted = server.finish(client_final).map_err(|_| failed())?;
+    let key = keys.iter().find(|k| k.verifier == accepted.verifier);
+    let (Some(identity), Some(key)) = (identity, key) else {
         return Err(failed());
     };
     out.clear();
     encode_frame(
         &mut out,
         b'R',
-        &[&12i32.to_be_bytes()[..], server_final.as_bytes()].concat(),
+        &[&12i32.to_be_bytes()[..], accepted.server_final.as_bytes()].concat(),
     );
     encode_frame(&mut out, b'R', &0i32.to_be_bytes());
     let Some(upstream) = state.upstream(&startup.database) else {
@@ -167,9 +181,31 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     stream.write_all(&out).await?;
     Ok(Authenticated {
         identity: identity.clone(),
+        key: key.id.clone(),
         upstream: Arc::clone(upstream),
         params: startup.params,
     })
+}
+
+/// The identity's keys that are not revoked, read from the store now. Fails closed: when
+/// the store cannot be read, the error is logged here and the client is told the keys
+/// cannot be checked (58030), for known and unknown users alike.
+async fn active_keys<'a>(
+    state: &State,
+    identity: Option<&'a IdentityConfig>,
+    user: &str,
+) -> Result<Vec<&'a ApiKey>, SessionError> {
+    let keys = identity.map(|i| i.api_keys.as_slice()).unwrap_or_default();
+    let mut ids: Vec<KeyId> = keys.iter().map(|k| k.id.clone()).collect();
+    if ids.is_empty() {
+        // The same read for everyone, so its timing and failures do not tell users apart.
+        ids.push(KeyId::of_stored_key(&[0; 32]));
+    }
+    let revoked = state.revoked_among(&ids).await.map_err(|error| {
+        error!(%error, user, "cannot read API key revocations: refusing authentication");
+        SessionError::KeyCheck
+    })?;
+    Ok(keys.iter().filter(|k| !revoked.contains(&k.id)).collect())
 }
 
 async fn read_auth<S: AsyncRead + AsyncWrite + Unpin>(

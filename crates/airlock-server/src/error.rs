@@ -45,6 +45,9 @@ pub enum SessionError {
     Refused(Refusal),
     #[error("password authentication failed for user `{0}`")]
     AuthFailed(String),
+    /// Revocations could not be read: nobody authenticates (the details are logged).
+    #[error("API keys cannot be checked right now: the gateway's audit store is unavailable")]
+    KeyCheck,
     #[error("authentication timed out")]
     AuthTimeout,
     #[error("connection `{connection}` is unavailable: {reason}")]
@@ -86,7 +89,7 @@ impl SessionError {
             Self::AuthFailed(_) => "28P01",
             Self::AuthTimeout => "08006",
             Self::Upstream { .. } | Self::Handshake { .. } => "08001",
-            Self::Audit(_) => "58030",
+            Self::Audit(_) | Self::KeyCheck => "58030",
             Self::Shutdown => "57P01",
             Self::ClientIo(_) => "08006",
         }

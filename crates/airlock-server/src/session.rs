@@ -121,7 +121,10 @@ async fn serve(
         .await
         .map_err(|e| SessionError::Audit(e.to_string()))?;
     stream.write_all(&hello).await?;
-    info!(%peer, %session, identity = %identity.id, connection = %config.name, "session opened");
+    info!(
+        %peer, %session, identity = %identity.id, key = %auth.key, connection = %config.name,
+        "session opened"
+    );
 
     let shared = Shared::new(session, identity.clone(), config.name.clone(), strings);
     let options = SqlOptions {

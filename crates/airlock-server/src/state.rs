@@ -1,15 +1,15 @@
 //! [`State`]: everything sessions share, built once from a validated [`Config`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_config::{Config, ConnectionConfig, Credentials, Durability, IdentityConfig};
-use airlock_model::{Connection, Identity};
+use airlock_model::{Connection, Identity, KeyId};
 use airlock_policy::Policy;
 use airlock_store::{
-    AuditWriter, SIGNING_KEY_FILE, SqliteStore, WriterConfig, WriterTask,
+    AuditWriter, SIGNING_KEY_FILE, SqliteStore, StoreError, WriterConfig, WriterTask,
     load_or_create_signing_key,
 };
 
@@ -24,6 +24,8 @@ pub struct State {
     pub read_window: Duration,
     pub limits: Limits,
     pub cancels: CancelMap,
+    /// The audit store, read for key revocations (the writer appends through `audit`).
+    store: SqliteStore,
     upstreams: HashMap<String, Arc<Upstream>>,
     identities: HashMap<String, IdentityConfig>,
 }
@@ -117,7 +119,7 @@ impl State {
         })?;
         let key = load_or_create_signing_key(&config.data_dir.join(SIGNING_KEY_FILE))?;
         let store = SqliteStore::open(&config.data_dir.join(SqliteStore::FILE_NAME)).await?;
-        let (audit, task) = AuditWriter::start(store, key, WriterConfig::default()).await?;
+        let (audit, task) = AuditWriter::start(store.clone(), key, WriterConfig::default()).await?;
         let state = Self {
             policy: Arc::new(policy),
             audit,
@@ -125,6 +127,7 @@ impl State {
             read_window: config.audit.read_window,
             limits,
             cancels: CancelMap::default(),
+            store,
             upstreams,
             identities,
         };
@@ -137,6 +140,12 @@ impl State {
 
     pub fn identity(&self, id: &str) -> Option<&IdentityConfig> {
         self.identities.get(id)
+    }
+
+    /// Which of `ids` are revoked, read from the store now (`airlock keys revoke` takes
+    /// effect at the next authentication, without a restart).
+    pub async fn revoked_among(&self, ids: &[KeyId]) -> Result<HashSet<KeyId>, StoreError> {
+        self.store.revoked_among(ids).await
     }
 }
 

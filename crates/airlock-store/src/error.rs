@@ -28,6 +28,17 @@ pub enum StoreError {
         "the last event in audit database `{path}` is unreadable ({error}); run `airlock audit verify`"
     )]
     BadHead { path: PathBuf, error: DecodeError },
+    #[error(
+        "audit database `{path}` has schema version {version}, which has no key revocations; \
+         opening it for writing (`airlock serve`, `airlock keys revoke`) upgrades it"
+    )]
+    Outdated { path: PathBuf, version: i64 },
+    #[error("the revocation of key `{key_id}` in audit database `{path}` is unreadable: {reason}")]
+    BadRevocation {
+        path: PathBuf,
+        key_id: String,
+        reason: String,
+    },
     #[error("audit sequence number {0} is out of range")]
     SeqRange(u64),
     #[error("the audit writer task failed: {0}")]

@@ -1,6 +1,6 @@
 //! Durable audit stores: the [`AuditStore`] seam, the embedded [`SqliteStore`] (the default),
-//! the group-commit [`AuditWriter`] that makes appends fast and durable, and the checkpoint
-//! signing key files. The chain, checkpoints and verification themselves are in
+//! the group-commit [`AuditWriter`] that makes appends fast and durable, the checkpoint
+//! signing key files, and the API key [`Revocation`]s kept beside the log. The chain, checkpoints and verification themselves are in
 //! `airlock-audit` (pure).
 #![forbid(unsafe_code)]
 
@@ -16,6 +16,6 @@ pub use keys::{
     PUBLIC_KEY_FILE, SIGNING_KEY_FILE, load_or_create_signing_key, load_public_key,
     load_signing_key, public_key_path,
 };
-pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{APPLICATION_ID, Revocation, Revoked, SCHEMA_VERSION, SqliteStore};
 pub use store::AuditStore;
 pub use writer::{AuditWriter, PendingReceipt, Receipt, WriterConfig, WriterTask};

@@ -17,43 +17,16 @@ use sqlx::{Executor, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::{AuditStore, StoreError};
 
-/// `PRAGMA application_id` of an airlock audit database ("ARLK").
-pub const APPLICATION_ID: i64 = 0x4152_4C4B;
-/// `PRAGMA user_version` of the current schema.
-pub const SCHEMA_VERSION: i64 = 1;
+mod revocations;
+mod schema;
+
+pub use revocations::{Revocation, Revoked};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+
 /// Rows per multi-row `INSERT` (4 parameters each, far below SQLite's limit).
 const INSERT_CHUNK: usize = 512;
 /// Rows per page when verifying.
 const VERIFY_PAGE: i64 = 2048;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    prev_hash BLOB NOT NULL,
-    hash BLOB NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    head_hash BLOB NOT NULL,
-    time TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    public_key BLOB NOT NULL,
-    signature BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS checkpoints_by_seq ON checkpoints (seq);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
-    BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-PRAGMA application_id = 1095912523;
-PRAGMA user_version = 1;
-";
 
 const SELECT_EVENTS: &str = "SELECT seq, CAST(prev_hash AS BLOB), CAST(hash AS BLOB), \
     CAST(body AS BLOB) FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
@@ -68,14 +41,16 @@ const SELECT_CHECKPOINTS: &str = "SELECT seq, CAST(head_hash AS BLOB), CAST(time
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    /// The schema version of the file: the current one, unless opened read-only.
+    version: i64,
 }
 
 impl SqliteStore {
     /// The database file name inside the data directory.
     pub const FILE_NAME: &str = "audit.db";
 
-    /// Opens the store at `path`, creating the file (and its directory) and the schema if
-    /// missing (the gateway).
+    /// Opens the store at `path` for writing, creating the file (and its directory) and the
+    /// schema if missing and upgrading an older schema (the gateway, `airlock keys revoke`).
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
@@ -83,17 +58,18 @@ impl SqliteStore {
                 source,
             })?;
         }
-        Self::open_with(path, true).await
+        Self::open_with(path, schema::Mode::Write).await
     }
 
-    /// Opens an existing store, never creating one (the CLI).
+    /// Opens an existing store for reading, never creating or upgrading one (the CLI's
+    /// reading commands); a store of an older schema version is read as it is.
     pub async fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        Self::open_with(path, false).await
+        Self::open_with(path, schema::Mode::Read).await
     }
 
     pub fn path(&self) -> &Path {
@@ -105,10 +81,16 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    async fn open_with(path: &Path, create: bool) -> Result<Self, StoreError> {
+    /// The schema version of the file (older than [`SCHEMA_VERSION`] only when opened with
+    /// [`open_existing`](Self::open_existing)).
+    pub fn schema_version(&self) -> i64 {
+        self.version
+    }
+
+    async fn open_with(path: &Path, mode: schema::Mode) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(create)
+            .create_if_missing(mode == schema::Mode::Write)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5));
@@ -117,44 +99,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::from_sqlx(path, e))?;
-        let store = Self {
+        let mut store = Self {
             pool,
             path: path.to_path_buf(),
+            version: 0,
         };
-        store.check_schema(create).await?;
+        store.version = store.check_schema(mode).await?;
         Ok(store)
-    }
-
-    async fn check_schema(&self, create: bool) -> Result<(), StoreError> {
-        let scalar = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool);
-        let app = scalar("PRAGMA application_id")
-            .await
-            .map_err(|e| self.err(e))?;
-        let version = scalar("PRAGMA user_version")
-            .await
-            .map_err(|e| self.err(e))?;
-        let objects = scalar("SELECT count(*) FROM sqlite_master")
-            .await
-            .map_err(|e| self.err(e))?;
-        let reason = match (app, objects) {
-            (APPLICATION_ID, _) if version == SCHEMA_VERSION => return Ok(()),
-            (APPLICATION_ID, _) => format!("its schema version {version} is not supported"),
-            (0, 0) if create => return self.create_schema().await,
-            (0, 0) => "it is empty".to_owned(),
-            _ => "it is a SQLite database of another application".to_owned(),
-        };
-        Err(StoreError::NotAStore {
-            path: self.path.clone(),
-            reason,
-        })
-    }
-
-    async fn create_schema(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        tx.execute(sqlx::raw_sql(SCHEMA))
-            .await
-            .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))
     }
 
     fn err(&self, error: sqlx::Error) -> StoreError {

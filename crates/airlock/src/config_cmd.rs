@@ -1,11 +1,10 @@
-//! `airlock config validate` and `airlock keys create`.
+//! `airlock config validate`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airlock_config::{Config, ConfigError, ScramVerifier};
-use anyhow::Context;
+use airlock_config::{Config, ConfigError};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ConfigCommand {
@@ -14,13 +13,6 @@ pub enum ConfigCommand {
         /// The configuration file (TOML).
         file: PathBuf,
     },
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum KeysCommand {
-    /// Create an API key: prints the key (give it to the client, once) and its SCRAM-SHA-256
-    /// verifier to put in an identity's `api_keys`. The key itself is stored nowhere.
-    Create,
 }
 
 pub fn run_config(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
@@ -47,19 +39,4 @@ pub fn run_config(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
         }
         Err(error) => Err(error.into()),
     }
-}
-
-pub fn run_keys(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
-    let KeysCommand::Create = cmd;
-    let mut bytes = [0u8; 32];
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut bytes).context("the system's random number generator failed")?;
-    getrandom::fill(&mut salt).context("the system's random number generator failed")?;
-    let key = format!("alk_{}", hex::encode(bytes));
-    let verifier = ScramVerifier::new(&key, &salt, airlock_pg::DEFAULT_ITERATIONS);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "key:      {key}")?;
-    writeln!(out, "verifier: {verifier}")?;
-    eprintln!("give the key to the client now: airlock stores only the verifier");
-    Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod check_cmd;
 mod config_cmd;
+mod keys_cmd;
 mod policy_cmd;
 mod serve_cmd;
 
@@ -48,9 +49,9 @@ enum Command {
     /// Check gateway configuration files.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
-    /// Create API keys for identities.
+    /// Create, list and revoke the API keys identities authenticate with.
     #[command(subcommand)]
-    Keys(config_cmd::KeysCommand),
+    Keys(keys_cmd::KeysCommand),
 }
 
 /// Exit code for a usage error (bad flags, unreadable input, broken policy file).
@@ -78,7 +79,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Audit(cmd) => run_async(audit_cmd::run(&cli.data_dir, cmd)),
         Command::Config(cmd) => config_cmd::run_config(cmd),
-        Command::Keys(cmd) => config_cmd::run_keys(cmd),
+        Command::Keys(cmd) => run_async(keys_cmd::run(cmd)),
     };
     match result {
         Ok(code) => code,

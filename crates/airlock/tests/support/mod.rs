@@ -22,6 +22,8 @@ pub const UPSTREAM_SECRET: &str = "upstream-secret-never-shown-7f3a";
 pub struct Gateway {
     pub port: u16,
     pub data: tempfile::TempDir,
+    /// The configuration the gateway runs, as a file for the CLI (`airlock keys …`).
+    pub config_file: std::path::PathBuf,
     pub state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
@@ -32,6 +34,8 @@ pub struct Options {
     pub durability: &'static str,
     pub policy: Option<String>,
     pub limits: Limits,
+    /// Alice's API keys (all salted alike, as `airlock keys create --identity` does).
+    pub alice_keys: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -40,11 +44,12 @@ impl Default for Options {
             durability: "group",
             policy: None,
             limits: Limits::default(),
+            alice_keys: vec![KEY],
         }
     }
 }
 
-fn verifier(key: &str) -> String {
+pub fn verifier(key: &str) -> String {
     ScramVerifier::new(key, b"0123456789abcdef", 4096).to_string()
 }
 
@@ -84,7 +89,7 @@ password_file = {secret:?}
 id = "alice"
 kind = "human"
 groups = ["dba"]
-api_keys = ["{alice}"]
+api_keys = [{alice}]
 [[identities]]
 id = "bot"
 kind = "agent"
@@ -94,7 +99,12 @@ api_keys = ["{bot}"]
         data = data.join("data").display().to_string(),
         durability = options.durability,
         secret = secret.display().to_string(),
-        alice = verifier(KEY),
+        alice = options
+            .alice_keys
+            .iter()
+            .map(|key| format!("\"{}\"", verifier(key)))
+            .collect::<Vec<_>>()
+            .join(", "),
         bot = verifier(BOT_KEY),
     )
 }
@@ -107,7 +117,9 @@ impl Gateway {
     pub async fn with(options: Options) -> Self {
         let data = tempfile::tempdir().unwrap();
         let text = config_text(data.path(), 0, &options);
-        let config = Config::parse(&text, "test.toml", data.path()).unwrap();
+        let config_file = data.path().join("airlock.toml");
+        std::fs::write(&config_file, &text).unwrap();
+        let config = Config::load(&config_file).unwrap();
         let (state, writer) = State::start(&config, options.limits.clone()).await.unwrap();
         let state = Arc::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -119,6 +131,7 @@ impl Gateway {
         Self {
             port,
             data,
+            config_file,
             state,
             stop: Some(stop),
             server: Some(server),

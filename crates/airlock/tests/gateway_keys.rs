@@ -1,0 +1,128 @@
+//! Several API keys per identity through the real gateway: every active key logs in, a key
+//! revoked with `airlock keys revoke` is refused from the next connection without a restart,
+//! and an unreadable revocation table refuses everyone.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use airlock_config::ApiKey;
+use airlock_config::ScramVerifier;
+use support::{BOT_KEY, Gateway, KEY, Options, message, sqlstate};
+
+const SECOND_KEY: &str = "alk_second_test_key_for_alice";
+
+fn key_id(key: &str) -> String {
+    let verifier = ScramVerifier::new(key, b"0123456789abcdef", 4096);
+    ApiKey::new(verifier).id.to_string()
+}
+
+async fn gateway() -> Gateway {
+    Gateway::with(Options {
+        alice_keys: vec![KEY, SECOND_KEY],
+        ..Options::default()
+    })
+    .await
+}
+
+fn keys(gateway: &Gateway, args: &[&str]) -> std::process::Output {
+    let config = gateway.config_file.to_str().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("keys")
+        .args(args)
+        .args(["--config", config])
+        .output()
+        .unwrap()
+}
+
+async fn who(gateway: &Gateway, user: &str, key: &str) -> Result<String, String> {
+    match gateway.connect_as(user, key).await {
+        Ok(client) => {
+            let row = client.query_one("SELECT 'connected'", &[]).await.unwrap();
+            Ok(row.get(0))
+        }
+        Err(error) => Err(sqlstate(&error)),
+    }
+}
+
+#[tokio::test]
+async fn every_key_works_until_revoked_and_only_for_its_identity() {
+    let mut gateway = gateway().await;
+    assert_eq!(who(&gateway, "alice", KEY).await.unwrap(), "connected");
+    assert_eq!(
+        who(&gateway, "alice", SECOND_KEY).await.unwrap(),
+        "connected"
+    );
+    // Bob's key is salted like alice's, but it is not one of hers.
+    assert_eq!(who(&gateway, "alice", BOT_KEY).await.unwrap_err(), "28P01");
+    assert_eq!(who(&gateway, "bot", SECOND_KEY).await.unwrap_err(), "28P01");
+    assert_eq!(who(&gateway, "bot", BOT_KEY).await.unwrap(), "connected");
+
+    let open = gateway.connect_as("alice", SECOND_KEY).await.unwrap();
+    let revoked = keys(
+        &gateway,
+        &["revoke", &key_id(SECOND_KEY), "--reason", "laptop lost"],
+    );
+    assert_eq!(revoked.status.code(), Some(0), "{revoked:?}");
+
+    // The very next connection is refused, like a wrong key; the other key still works.
+    let refused = gateway.connect_as("alice", SECOND_KEY).await.err().unwrap();
+    assert_eq!(sqlstate(&refused), "28P01");
+    assert_eq!(
+        message(&refused),
+        "password authentication failed for user `alice`"
+    );
+    assert_eq!(who(&gateway, "alice", KEY).await.unwrap(), "connected");
+    // A session opened before the revocation continues (documented).
+    let row = open.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+
+    // An identity whose keys are all revoked fails exactly like an unknown user.
+    let revoked = keys(&gateway, &["revoke", &key_id(BOT_KEY)]);
+    assert_eq!(revoked.status.code(), Some(0), "{revoked:?}");
+    assert_eq!(who(&gateway, "bot", BOT_KEY).await.unwrap_err(), "28P01");
+    assert_eq!(who(&gateway, "nobody", BOT_KEY).await.unwrap_err(), "28P01");
+
+    let list = keys(&gateway, &["list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.contains(&format!("{}  active", key_id(KEY))), "{text}");
+    assert!(text.contains("Z: laptop lost"), "{text}");
+    for key in [KEY, SECOND_KEY, BOT_KEY] {
+        assert!(!text.contains(key), "keys are never shown: {text}");
+    }
+    drop(open);
+    gateway.stop().await;
+    // Revocations are beside the audit chain, not in it: the log still verifies.
+    assert!(!gateway.audit_export().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_revocation_table_refuses_everyone() {
+    let mut gateway = gateway().await;
+    assert_eq!(who(&gateway, "alice", KEY).await.unwrap(), "connected");
+    let db = gateway.data_dir().join("audit.db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    sqlx::raw_sql("DROP TABLE revoked_keys")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (user, key) in [("alice", KEY), ("nobody", KEY)] {
+        let error = gateway.connect_as(user, key).await.err().unwrap();
+        assert_eq!(sqlstate(&error), "58030", "{error}");
+        assert_eq!(
+            message(&error),
+            "API keys cannot be checked right now: the gateway's audit store is unavailable"
+        );
+    }
+    gateway.stop().await;
+}
