@@ -19,7 +19,7 @@ pub use backend::{ErrorFields, Severity, encode_error, encode_notice, parse_erro
 pub use frame::{Decoded, Frame, MAX_FRAME, decode_frame, encode_frame};
 pub use frontend::{FrontendMessage, parse_frontend};
 pub use scram::{DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier};
-pub use startup::{StartupPacket, decode_startup, encode_startup};
+pub use startup::{StartupPacket, decode_startup, encode_ssl_request, encode_startup};
 pub use upstream::{HandshakeError, Step, UpstreamHandshake, UpstreamSession};
 
 /// A protocol violation: the peer sent bytes that cannot be a valid message.
