@@ -88,6 +88,16 @@ impl<'p> Fields<'p> {
         }
     }
 
+    pub(crate) fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.take(key)? {
+            Value::Boolean(b) => Some(b),
+            other => {
+                self.wrong_type(key, "true or false", &other);
+                None
+            }
+        }
+    }
+
     pub(crate) fn strings(&mut self, key: &str) -> Vec<String> {
         let item = |v: Value| match v {
             Value::String(s) => Ok(s),

@@ -5,6 +5,8 @@
 
 mod fields;
 mod model;
+mod pem;
+mod tls;
 mod validate;
 
 use std::fmt;
@@ -12,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 pub use airlock_pg::ScramVerifier;
 pub use model::{
-    ApiKey, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
-    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
+    ApiKey, AuditConfig, ClientAuth, Config, ConnectionConfig, Credentials, Durability,
+    IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig, UpstreamTls,
 };
+pub use pem::{PemError, read_certificates, read_private_key};
 
 /// One problem in a configuration, at a path such as `connections[0].port`.
 #[derive(Clone, Debug, PartialEq, Eq)]

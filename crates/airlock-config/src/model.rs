@@ -47,7 +47,11 @@ pub struct ListenerConfig {
     pub name: Name,
     pub protocol: ListenerProtocol,
     pub address: SocketAddr,
+    /// TLS on the client leg (`tls = { cert, key }`); `None`: clients asking for TLS are told
+    /// it is not available (`N`), as PostgreSQL does without `ssl = on`.
     pub tls: Option<TlsConfig>,
+    /// How clients prove they hold an identity's API key.
+    pub auth: ClientAuth,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +59,41 @@ pub enum ListenerProtocol {
     Postgres,
 }
 
+/// A listener's TLS: its certificate and key (PEM files, checked when the configuration is
+/// validated and loaded when the gateway starts).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsConfig {
+    /// The certificate chain, leaf first.
     pub cert: PathBuf,
+    /// The leaf certificate's private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// `true` (the default): a client that starts without TLS is refused with SQLSTATE
+    /// `28000` ("connect with sslmode=require"); `false` also admits plaintext sessions.
+    pub required: bool,
+}
+
+/// How a listener authenticates clients; the password is always one of the identity's API
+/// keys, checked against its SCRAM-SHA-256 verifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `scram-sha-256` (the default): the key never crosses the wire.
+    ScramSha256,
+    /// `password`: the client sends the key as a cleartext password, for drivers without
+    /// SCRAM. Only on a TLS listener, and only to sessions that are encrypted; a plaintext
+    /// session (on a listener with `required = false`) is asked for SCRAM instead.
+    Password,
+}
+
+/// TLS on the upstream leg (`tls` of a connection), as libpq's `sslmode` spells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamTls {
+    /// `disable` (the default): plaintext.
+    Disable,
+    /// `require`: encrypted, the server's certificate not checked (like libpq's `require`).
+    Require,
+    /// `verify-full`: encrypted, the chain checked against `tls_ca_file` and the certificate
+    /// against the connection's `host`.
+    VerifyFull { ca_file: PathBuf },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +106,8 @@ pub struct ConnectionConfig {
     pub user: String,
     pub environments: BTreeSet<Name>,
     pub credentials: Credentials,
+    /// TLS on the upstream leg (`tls`, `tls_ca_file`).
+    pub tls: UpstreamTls,
 }
 
 /// Where a connection's upstream password comes from. Never inline in the configuration.

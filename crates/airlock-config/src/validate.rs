@@ -12,8 +12,9 @@ use crate::Problem;
 use crate::fields::Fields;
 use crate::model::{
     ApiKey, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
-    ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig,
+    ListenerConfig, ListenerProtocol, PolicyConfig,
 };
+use crate::tls;
 use airlock_pg::ScramVerifier;
 
 const DEFAULT_READ_WINDOW_MS: i64 = 10;
@@ -158,30 +159,17 @@ fn listener(
                 None
             }
         });
-    let tls = f
-        .table("tls")
-        .and_then(|t| tls(f.path_of("tls"), t, base, &mut f));
+    let tls_table = f.table("tls");
+    let has_tls = tls_table.is_some();
+    let tls = tls_table.and_then(|t| tls::listener_tls(f.path_of("tls"), t, base, &mut f));
+    let auth = tls::client_auth(&mut f, has_tls);
     f.finish();
     Some(ListenerConfig {
         name: listener_name?,
         protocol: protocol?,
         address: address?,
         tls,
-    })
-}
-
-fn tls(path: String, table: Table, base: &Path, parent: &mut Fields<'_>) -> Option<TlsConfig> {
-    let mut problems = Vec::new();
-    let mut f = Fields::new(path, table, &mut problems);
-    let cert = f.required_string("cert").map(|c| base.join(c));
-    let key = f.required_string("key").map(|k| base.join(k));
-    f.finish();
-    for p in problems {
-        parent.problem_at(p);
-    }
-    Some(TlsConfig {
-        cert: cert?,
-        key: key?,
+        auth: auth?,
     })
 }
 
@@ -220,6 +208,7 @@ fn connection(
     let user = f.required_string("user");
     let environments = names(&mut f, "environments");
     let credentials = credentials(&mut f, base);
+    let tls = tls::upstream_tls(&mut f, base);
     f.finish();
     Some(ConnectionConfig {
         name: connection_name?,
@@ -230,6 +219,7 @@ fn connection(
         user: user?,
         environments,
         credentials: credentials?,
+        tls: tls?,
     })
 }
 

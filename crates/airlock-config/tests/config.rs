@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use airlock_config::{Config, ConfigError, Credentials, Durability, ScramVerifier};
+use airlock_config::{
+    ClientAuth, Config, ConfigError, Credentials, Durability, ScramVerifier, UpstreamTls,
+};
 use airlock_model::KeyId;
 
 fn problems(text: &str) -> Vec<String> {
@@ -202,4 +204,94 @@ fn the_keys_of_one_identity_share_their_salt_and_no_key_is_configured_twice() {
          [[identities]]\nid = \"b\"\napi_keys = [\"{two}\"]\n"
     );
     Config::parse(&text, "t.toml", Path::new(".")).unwrap();
+}
+
+#[test]
+fn tls_settings_and_files_are_checked_with_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+    let key = "-----BEGIN PRIVATE KEY-----\nMIIBAAAA\n-----END PRIVATE KEY-----\n";
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    let good = r#"
+        [[listeners]]
+        name = "tls"
+        address = "127.0.0.1:1"
+        tls = { cert = "cert.pem", key = "key.pem" }
+        auth = "password"
+        [[listeners]]
+        name = "optional"
+        address = "127.0.0.1:2"
+        tls = { cert = "cert.pem", key = "key.pem", required = false }
+        [[connections]]
+        name = "db"
+        host = "db"
+        database = "app"
+        user = "app"
+        tls = "verify-full"
+        tls_ca_file = "cert.pem"
+        "#;
+    let config = Config::parse(good, "t.toml", dir.path()).unwrap();
+    let tls = config.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(tls.cert, dir.path().join("cert.pem"));
+    assert!(tls.required, "TLS listeners require TLS by default");
+    assert_eq!(config.listeners[0].auth, ClientAuth::Password);
+    assert!(!config.listeners[1].tls.as_ref().unwrap().required);
+    assert_eq!(config.listeners[1].auth, ClientAuth::ScramSha256);
+    assert_eq!(
+        config.connections[0].tls,
+        UpstreamTls::VerifyFull {
+            ca_file: dir.path().join("cert.pem")
+        }
+    );
+
+    let bad = r#"
+        [[listeners]]
+        name = "swapped"
+        address = "127.0.0.1:1"
+        tls = { cert = "key.pem", key = "cert.pem", required = "yes" }
+        [[listeners]]
+        name = "missing"
+        address = "127.0.0.1:2"
+        tls = { cert = "nope.pem" }
+        [[listeners]]
+        name = "plain"
+        address = "127.0.0.1:3"
+        auth = "password"
+        [[listeners]]
+        name = "odd"
+        address = "127.0.0.1:4"
+        auth = "md5"
+        [[connections]]
+        name = "db"
+        host = "db"
+        database = "app"
+        user = "app"
+        tls = "verify-full"
+        "#;
+    let found = match Config::parse(bad, "t.toml", dir.path()) {
+        Err(ConfigError::Invalid { problems, .. }) => {
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+        }
+        other => panic!("expected problems, got {other:?}"),
+    };
+    for line in [
+        "listeners[0].tls.required: expected true or false, found string",
+        "listeners[0].tls.cert: `",
+        "key.pem` holds no certificate",
+        "listeners[0].tls.key: `",
+        "cert.pem` holds no private key",
+        "listeners[1].tls.key: is required",
+        "listeners[1].tls.cert: cannot read `",
+        "listeners[2].auth: `password` sends the API key in cleartext, so it needs TLS",
+        "listeners[3].auth: unknown method `md5`; use `scram-sha-256` or `password`",
+        "connections[0].tls_ca_file: is required with `tls = \"verify-full\"`",
+    ] {
+        assert!(
+            found.iter().any(|f| f.contains(line)),
+            "missing `{line}` in:\n{}",
+            found.join("\n")
+        );
+    }
+    assert_eq!(found.len(), 8, "{}", found.join("\n"));
 }

@@ -21,7 +21,7 @@ pub use frontend::{FrontendMessage, parse_frontend};
 pub use scram::{
     Accepted, DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier,
 };
-pub use startup::{StartupPacket, decode_startup, encode_startup};
+pub use startup::{StartupPacket, decode_startup, encode_ssl_request, encode_startup};
 pub use upstream::{HandshakeError, Step, UpstreamHandshake, UpstreamSession};
 
 /// A protocol violation: the peer sent bytes that cannot be a valid message.

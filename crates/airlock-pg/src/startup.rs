@@ -128,6 +128,15 @@ pub fn encode_startup(params: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
+/// An SSLRequest: asks the server to switch to TLS; it answers one byte, `S` or `N`.
+pub fn encode_ssl_request() -> [u8; 8] {
+    let mut out = [0u8; 8];
+    let (length, code) = out.split_at_mut(4);
+    length.copy_from_slice(&8i32.to_be_bytes());
+    code.copy_from_slice(&SSL_REQUEST.to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +161,7 @@ mod tests {
             ));
         }
         let ssl = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+        assert_eq!(encode_ssl_request(), ssl);
         assert_eq!(
             decode_startup(&ssl).unwrap(),
             Decoded::Complete(StartupPacket::SslRequest, 8)

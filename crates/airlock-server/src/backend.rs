@@ -127,6 +127,10 @@ impl<'a> Backend<'a> {
                         return End::ClientGone;
                     }
                 }
+                // A no-op on TCP; TLS holds written bytes until flushed.
+                if client.flush().await.is_err() {
+                    return End::ClientGone;
+                }
                 buf.consume(used);
             }
             let deadline = self.shared.lock().next_deadline();

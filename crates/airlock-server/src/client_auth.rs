@@ -1,12 +1,13 @@
-//! The client leg's startup: SSL/GSS negotiation, cancel requests, the startup packet's
-//! parameters, and SCRAM-SHA-256 authentication against the identity's active API keys.
+//! The client leg's startup: SSL/GSS requests, cancel requests, the startup packet's
+//! parameters, and authentication against the identity's active API keys (SCRAM-SHA-256,
+//! or a cleartext password inside TLS).
 
 use std::sync::Arc;
 
-use airlock_config::{ApiKey, IdentityConfig};
+use airlock_config::{ApiKey, ClientAuth, IdentityConfig};
 use airlock_model::KeyId;
 use airlock_pg::{
-    FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame, parse_frontend,
+    Accepted, FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame, parse_frontend,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tracing::error;
@@ -30,7 +31,23 @@ const PASSED_ON: &[&str] = &[
 #[derive(Debug)]
 pub enum Opening {
     Session(Startup),
-    Cancel { pid: i32, key: Vec<u8> },
+    Cancel {
+        pid: i32,
+        key: Vec<u8>,
+    },
+    /// An SSLRequest on a listener that offers TLS: the caller answers it.
+    Tls,
+}
+
+/// How to answer an SSLRequest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// The listener has TLS: return [`Opening::Tls`].
+    Offer,
+    /// No TLS here: answer `N`, as PostgreSQL does without `ssl = on`.
+    Decline,
+    /// Already inside TLS: another request is a protocol violation.
+    Established,
 }
 
 /// An accepted startup packet.
@@ -52,11 +69,12 @@ pub struct Authenticated {
     pub params: Vec<(String, String)>,
 }
 
-/// Reads the first packets: answers SSL and GSS encryption requests with "no" (TLS is not
-/// configured on this listener) and returns the startup or cancel request.
+/// Reads the first packets: answers GSS encryption requests with "no" (airlock has no
+/// GSSAPI) and SSL requests as `encryption` says, and returns the startup or cancel request.
 pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut ReadBuf,
+    encryption: Encryption,
 ) -> Result<Opening, SessionError> {
     loop {
         let Some(packet) = buf.next_startup()? else {
@@ -67,12 +85,20 @@ pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(
             }
             continue;
         };
-        match packet {
-            StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
-                stream.write_all(b"N").await?;
+        match (packet, encryption) {
+            (StartupPacket::SslRequest | StartupPacket::GssEncRequest, Encryption::Established) => {
+                return Err(refuse(
+                    "08P01",
+                    "encryption requested again inside an encrypted session".into(),
+                ));
             }
-            StartupPacket::Cancel { pid, key } => return Ok(Opening::Cancel { pid, key }),
-            StartupPacket::Startup { params, .. } => {
+            (StartupPacket::SslRequest, Encryption::Offer) => return Ok(Opening::Tls),
+            (StartupPacket::SslRequest, Encryption::Decline)
+            | (StartupPacket::GssEncRequest, _) => {
+                send(stream, b"N").await?;
+            }
+            (StartupPacket::Cancel { pid, key }, _) => return Ok(Opening::Cancel { pid, key }),
+            (StartupPacket::Startup { params, .. }, _) => {
                 return startup(params).map(Opening::Session);
             }
         }
@@ -115,22 +141,30 @@ fn startup(params: Vec<(String, String)>) -> Result<Startup, SessionError> {
     })
 }
 
-fn refuse(code: &'static str, message: String) -> SessionError {
+pub fn refuse(code: &'static str, message: String) -> SessionError {
     SessionError::Refused(Refusal { code, message })
 }
 
-/// SCRAM-SHA-256 with the identity's active API keys: server-first-message names the salt
-/// and iteration count of its first active key (an identity's keys share them, checked by
-/// the configuration), and the proof may match any active key. Revocations are read from
-/// the store at every attempt; when they cannot be read, nobody authenticates. An unknown
-/// user, or one without active keys, goes through the same store read and exchange against
-/// a made-up verifier and fails at the same point, so user names cannot be probed. The
-/// connection is checked only after authentication.
+/// Writes and flushes (a TLS stream holds written bytes until flushed).
+pub async fn send<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+/// Checks the client's API key against the identity's active keys, with SCRAM-SHA-256 or
+/// (`method` = password, only ever asked inside TLS) a cleartext password. For SCRAM the
+/// server-first-message names the salt and iteration count of the first active key (an
+/// identity's keys share them, checked by the configuration), and the proof may match any
+/// active key. Revocations are read from the store at every attempt; when they cannot be
+/// read, nobody authenticates. An unknown user, or one without active keys, goes through the
+/// same store read and exchange against a made-up verifier and fails at the same point, so
+/// user names cannot be probed. The connection is checked only after authentication.
 pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     stream: &mut S,
     buf: &mut ReadBuf,
     startup: Startup,
+    method: ClientAuth,
 ) -> Result<Authenticated, SessionError> {
     let identity = state.identity(&startup.user);
     let keys = active_keys(state, identity, &startup.user).await?;
@@ -141,36 +175,29 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         ),
         None => (decoy_verifier(), Vec::new()),
     };
-    let mut out = Vec::new();
-    encode_frame(&mut out, b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0");
-    stream.write_all(&out).await?;
-
-    let first_message = read_auth(stream, buf, state.limits.max_message).await?;
-    let client_first = sasl_initial(&first_message).ok_or(SessionError::Unexpected('p'))?;
     let failed = || SessionError::AuthFailed(startup.user.clone());
-    let (server, server_first) =
-        ScramServer::start_any(first, others, &client_first, &nonce()).map_err(|_| failed())?;
-    out.clear();
-    encode_frame(
-        &mut out,
-        b'R',
-        &[&11i32.to_be_bytes()[..], server_first.as_bytes()].concat(),
-    );
-    stream.write_all(&out).await?;
-
-    let last = read_auth(stream, buf, state.limits.max_message).await?;
-    let client_final = std::str::from_utf8(&last).map_err(|_| failed())?;
-    let accepted = server.finish(client_final).map_err(|_| failed())?;
-    let key = keys.iter().find(|k| k.verifier == accepted.verifier);
+    let max = state.limits.max_message;
+    let mut out = Vec::new();
+    let matched = match method {
+        ClientAuth::ScramSha256 => {
+            let accepted = scram(stream, buf, max, first, others)
+                .await?
+                .ok_or_else(failed)?;
+            encode_frame(
+                &mut out,
+                b'R',
+                &[&12i32.to_be_bytes()[..], accepted.server_final.as_bytes()].concat(),
+            );
+            accepted.verifier
+        }
+        ClientAuth::Password => password(stream, buf, max, first, others)
+            .await?
+            .ok_or_else(failed)?,
+    };
+    let key = keys.iter().find(|k| k.verifier == matched);
     let (Some(identity), Some(key)) = (identity, key) else {
         return Err(failed());
     };
-    out.clear();
-    encode_frame(
-        &mut out,
-        b'R',
-        &[&12i32.to_be_bytes()[..], accepted.server_final.as_bytes()].concat(),
-    );
     encode_frame(&mut out, b'R', &0i32.to_be_bytes());
     let Some(upstream) = state.upstream(&startup.database) else {
         return Err(refuse(
@@ -178,7 +205,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             format!("connection `{}` does not exist", startup.database),
         ));
     };
-    stream.write_all(&out).await?;
+    send(stream, &out).await?;
     Ok(Authenticated {
         identity: identity.clone(),
         key: key.id.clone(),
@@ -206,6 +233,75 @@ async fn active_keys<'a>(
         SessionError::KeyCheck
     })?;
     Ok(keys.iter().filter(|k| !revoked.contains(&k.id)).collect())
+}
+
+/// The SCRAM-SHA-256 exchange up to the server-final-message (`None`: no key matched).
+async fn scram<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut ReadBuf,
+    max: usize,
+    first: ScramVerifier,
+    others: Vec<ScramVerifier>,
+) -> Result<Option<Accepted>, SessionError> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0");
+    send(stream, &out).await?;
+
+    let first_message = read_auth(stream, buf, max).await?;
+    let client_first = sasl_initial(&first_message).ok_or(SessionError::Unexpected('p'))?;
+    let Ok((server, server_first)) =
+        ScramServer::start_any(first, others, &client_first, &nonce())
+    else {
+        return Ok(None);
+    };
+    out.clear();
+    encode_frame(
+        &mut out,
+        b'R',
+        &[&11i32.to_be_bytes()[..], server_first.as_bytes()].concat(),
+    );
+    send(stream, &out).await?;
+
+    let last = read_auth(stream, buf, max).await?;
+    let Ok(client_final) = std::str::from_utf8(&last) else {
+        return Ok(None);
+    };
+    Ok(server.finish(client_final).ok())
+}
+
+/// AuthenticationCleartextPassword: the key arrives as typed and is checked against each
+/// active verifier (PBKDF2 → ClientKey → StoredKey, compared in constant time) on a blocking
+/// thread, as it costs as much as the client's side of a SCRAM exchange. The verifier it
+/// matched, if any.
+async fn password<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut ReadBuf,
+    max: usize,
+    first: ScramVerifier,
+    others: Vec<ScramVerifier>,
+) -> Result<Option<ScramVerifier>, SessionError> {
+    let mut out = Vec::new();
+    encode_frame(&mut out, b'R', &3i32.to_be_bytes());
+    send(stream, &out).await?;
+    let message = read_auth(stream, buf, max).await?;
+    let Some(key) = message
+        .strip_suffix(b"\0")
+        .and_then(|k| String::from_utf8(k.to_vec()).ok())
+    else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || {
+        // Every verifier is tried, so the time taken does not tell which one matched.
+        let mut matched = None;
+        for verifier in std::iter::once(first).chain(others) {
+            if verifier.verify_password(&key) && matched.is_none() {
+                matched = Some(verifier);
+            }
+        }
+        matched
+    })
+    .await
+    .map_err(|_| SessionError::Internal("the password check did not finish"))
 }
 
 async fn read_auth<S: AsyncRead + AsyncWrite + Unpin>(

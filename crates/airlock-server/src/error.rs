@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use airlock_pg::{HandshakeError, Severity, WireError, encode_error};
 use airlock_store::{KeyFileError, StoreError};
 
+use crate::tls::TlsError;
+
 /// The gateway cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -23,6 +25,13 @@ pub enum StartError {
     Key(#[from] KeyFileError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Tls {
+        /// `listener `pg`` or `connection `main``.
+        what: String,
+        #[source]
+        source: TlsError,
+    },
     #[error("cannot listen on `{address}`: {source}")]
     Listen {
         address: String,
@@ -61,6 +70,11 @@ pub enum SessionError {
     Audit(String),
     #[error("airlock is shutting down")]
     Shutdown,
+    /// The client's TLS handshake failed; nothing can be told to it.
+    #[error("TLS handshake with the client failed: {0}")]
+    Tls(String),
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// The client went away; nothing to tell it.
     #[error("client i/o: {0}")]
     ClientIo(std::io::Error),
@@ -91,13 +105,14 @@ impl SessionError {
             Self::Upstream { .. } | Self::Handshake { .. } => "08001",
             Self::Audit(_) | Self::KeyCheck => "58030",
             Self::Shutdown => "57P01",
-            Self::ClientIo(_) => "08006",
+            Self::ClientIo(_) | Self::Tls(_) => "08006",
+            Self::Internal(_) => "XX000",
         }
     }
 
     /// A FATAL ErrorResponse for the client, or nothing if the client is gone.
     pub fn to_wire(&self) -> Option<Vec<u8>> {
-        if matches!(self, Self::ClientIo(_)) {
+        if matches!(self, Self::ClientIo(_) | Self::Tls(_)) {
             return None;
         }
         let mut out = Vec::new();

@@ -176,6 +176,8 @@ impl<'a> Frontend<'a> {
             let result = upstream.write_all(&self.out).await;
             self.out.clear();
             result?;
+            // A no-op on TCP; TLS holds written bytes until flushed.
+            upstream.flush().await?;
         }
         Ok(())
     }

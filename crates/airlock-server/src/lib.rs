@@ -12,9 +12,12 @@ mod error;
 mod framed;
 mod frontend;
 mod inflight;
+mod listener;
 mod record;
 mod session;
 mod state;
+mod stream;
+mod tls;
 mod upstream;
 
 use std::future::Future;
@@ -26,12 +29,20 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub use error::{SessionError, StartError};
+pub use listener::ListenerSettings;
 pub use state::{Limits, State};
+pub use tls::{TlsError, check_tls};
 
-/// Accepts connections on `listener` until `shutdown` resolves, then drains: stops accepting,
-/// lets sessions finish their running statements (closing each as soon as it is idle) for up
-/// to `limits.drain_deadline`, and then closes whatever is left.
-pub async fn serve(state: Arc<State>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+/// Accepts connections on `listener` (whose clients get `settings`: TLS, authentication)
+/// until `shutdown` resolves, then drains: stops accepting, lets sessions finish their
+/// running statements (closing each as soon as it is idle) for up to
+/// `limits.drain_deadline`, and then closes whatever is left.
+pub async fn serve(
+    state: Arc<State>,
+    listener: TcpListener,
+    settings: Arc<ListenerSettings>,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(state.limits.max_connections));
     let (stop, stopped) = watch::channel(false);
     let mut sessions = JoinSet::new();
@@ -46,9 +57,10 @@ pub async fn serve(state: Arc<State>, listener: TcpListener, shutdown: impl Futu
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let state = Arc::clone(&state);
+                    let settings = Arc::clone(&settings);
                     let stopped = stopped.clone();
                     sessions.spawn(async move {
-                        session::run(state, stream, peer, stopped).await;
+                        session::run(state, settings, stream, peer, stopped).await;
                         drop(permit);
                     });
                 }

@@ -9,63 +9,81 @@ use airlock_inspect::SqlOptions;
 use airlock_model::{Command, Protocol, SessionId};
 use airlock_pg::encode_frame;
 use airlock_policy::Checkpoint;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::backend::{self, Backend};
 use crate::cancel::{CancelMap, CancelTarget};
-use crate::client_auth::{self, Opening};
+use crate::client_auth::{self, Opening, send};
 use crate::error::SessionError;
 use crate::framed::ReadBuf;
 use crate::frontend::{self, Frontend};
 use crate::inflight::Shared;
+use crate::listener::ListenerSettings;
 use crate::record;
 use crate::state::{State, identity_of};
+use crate::stream::Stream;
 use crate::upstream;
 
 /// Serves one accepted connection until it ends; never panics, always closes.
 pub async fn run(
     state: Arc<State>,
-    mut stream: TcpStream,
+    listener: Arc<ListenerSettings>,
+    tcp: TcpStream,
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    if let Err(error) = serve(&state, &mut stream, peer, shutdown).await {
+    let _ = tcp.set_nodelay(true);
+    let mut buf = ReadBuf::new();
+    let deadline = Instant::now() + state.limits.auth_timeout;
+    let (client, opening) = listener.negotiate(tcp, &mut buf, deadline).await;
+    let Some(mut client) = client else {
+        if let Err(error) = opening {
+            info!(%peer, listener = listener.name(), %error, "connection closed");
+        }
+        return;
+    };
+    let served = match opening {
+        Ok(opening) => serve(&state, &listener, &mut client, buf, opening, peer, shutdown).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = served {
         match &error {
             SessionError::ClientIo(_) => debug!(%peer, %error, "client left during startup"),
             _ => info!(%peer, %error, "session refused"),
         }
         if let Some(bytes) = error.to_wire() {
-            let _ = stream.write_all(&bytes).await;
+            let _ = send(&mut client, &bytes).await;
         }
-        let _ = stream.shutdown().await;
+        let _ = client.shutdown().await;
     }
 }
 
 async fn serve(
     state: &Arc<State>,
-    stream: &mut TcpStream,
+    listener: &ListenerSettings,
+    client: &mut Stream,
+    mut buf: ReadBuf,
+    opening: Opening,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
     let limits = &state.limits;
-    let mut buf = ReadBuf::new();
-    let opening = tokio::time::timeout(limits.auth_timeout, client_auth::open(stream, &mut buf))
-        .await
-        .map_err(|_| SessionError::AuthTimeout)??;
     let startup = match opening {
         Opening::Cancel { pid, key } => {
             forward_cancel(state, pid, &key).await;
             return Ok(());
         }
         Opening::Session(startup) => startup,
+        Opening::Tls => return Err(SessionError::Unexpected('S')),
     };
+    let tls = client.is_tls();
     let auth = tokio::time::timeout(
         limits.auth_timeout,
-        client_auth::authenticate(state, stream, &mut buf, startup),
+        client_auth::authenticate(state, client, &mut buf, startup, listener.auth(tls)),
     )
     .await
     .map_err(|_| SessionError::AuthTimeout)??;
@@ -113,16 +131,16 @@ async fn serve(
         connection: config.name.clone(),
         client: peer.to_string(),
         application_name,
-        tls: false,
+        tls,
     });
     state
         .audit
         .enqueue_lazy(opened)
         .await
         .map_err(|e| SessionError::Audit(e.to_string()))?;
-    stream.write_all(&hello).await?;
+    send(client, &hello).await?;
     info!(
-        %peer, %session, identity = %identity.id, key = %auth.key, connection = %config.name,
+        %peer, %session, tls, identity = %identity.id, key = %auth.key, connection = %config.name,
         "session opened"
     );
 
@@ -140,22 +158,32 @@ async fn serve(
     let checkpoint = Checkpoint::with_options(Arc::clone(&state.policy), options);
     let mut front = Frontend::new(state, &shared, checkpoint, command);
     let mut back = Backend::new(state, &shared);
-    let (mut client_read, mut client_write) = stream.split();
     let upstream::Connected {
         stream: mut upstream_stream,
         buf: mut upstream_buf,
         ..
     } = connected;
-    let (mut upstream_read, mut upstream_write) = upstream_stream.split();
-    let (front_end, back_end) = tokio::join!(
-        front.run(
-            &mut client_read,
-            &mut buf,
-            &mut upstream_write,
-            &mut shutdown
-        ),
-        back.run(&mut upstream_read, &mut upstream_buf, &mut client_write),
-    );
+    let halves = Halves {
+        front: &mut front,
+        back: &mut back,
+        client_buf: &mut buf,
+        upstream_buf: &mut upstream_buf,
+        shutdown: &mut shutdown,
+    };
+    // Plain TCP splits without a lock; a TLS stream is shared by its halves.
+    let (front_end, back_end) = match (client, &mut upstream_stream) {
+        (Stream::Plain(c), Stream::Plain(u)) => halves.proxy(c.split(), u.split()).await,
+        (Stream::Plain(c), Stream::Tls(u)) => {
+            halves.proxy(c.split(), tokio::io::split(u.as_mut())).await
+        }
+        (Stream::Tls(c), Stream::Plain(u)) => {
+            halves.proxy(tokio::io::split(c.as_mut()), u.split()).await
+        }
+        (Stream::Tls(c), Stream::Tls(u)) => {
+            let upstream = tokio::io::split(u.as_mut());
+            halves.proxy(tokio::io::split(c.as_mut()), upstream).await
+        }
+    };
     let abandoned = shared.lock().abandon();
     if let Err(error) = record::finished(&state.audit, &shared, abandoned).await {
         warn!(%session, %error, "records of unfinished statements not stored");
@@ -173,6 +201,42 @@ async fn serve(
     }
     drop(registration);
     Ok(())
+}
+
+/// The two halves of a session and what they work with, before the streams are split.
+struct Halves<'h, 's> {
+    front: &'h mut Frontend<'s>,
+    back: &'h mut Backend<'s>,
+    client_buf: &'h mut ReadBuf,
+    upstream_buf: &'h mut ReadBuf,
+    shutdown: &'h mut watch::Receiver<bool>,
+}
+
+impl Halves<'_, '_> {
+    /// Runs the client half (client → upstream) and the upstream half (upstream → client)
+    /// together until both end.
+    async fn proxy<CR, CW, UR, UW>(
+        self,
+        (mut client_read, mut client_write): (CR, CW),
+        (mut upstream_read, mut upstream_write): (UR, UW),
+    ) -> (frontend::End, backend::End)
+    where
+        CR: AsyncRead + Unpin,
+        CW: AsyncWrite + Unpin,
+        UR: AsyncRead + Unpin,
+        UW: AsyncWrite + Unpin,
+    {
+        tokio::join!(
+            self.front.run(
+                &mut client_read,
+                self.client_buf,
+                &mut upstream_write,
+                self.shutdown
+            ),
+            self.back
+                .run(&mut upstream_read, self.upstream_buf, &mut client_write),
+        )
+    }
 }
 
 fn end_reason(front: &frontend::End, back: &backend::End) -> String {

@@ -12,9 +12,12 @@ use airlock_store::{
     AuditWriter, SIGNING_KEY_FILE, SqliteStore, StoreError, WriterConfig, WriterTask,
     load_or_create_signing_key,
 };
+use rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 use crate::cancel::CancelMap;
 use crate::error::StartError;
+use crate::tls;
 
 /// Shared, read-only (but for the cancel map) state of a running gateway.
 pub struct State {
@@ -51,6 +54,16 @@ pub struct Upstream {
     pub connection: Connection,
     /// Read from the environment or a file when the gateway starts; never logged.
     pub password: Option<String>,
+    /// TLS for the upstream leg (`tls = "require"` or `"verify-full"`).
+    pub tls: Option<UpstreamTls>,
+}
+
+/// A connection's upstream TLS, set up at start (CA file read, host name checked).
+pub struct UpstreamTls {
+    pub connector: TlsConnector,
+    /// The connection's host: sent as SNI and, with `verify-full`, checked against the
+    /// certificate.
+    pub server_name: ServerName<'static>,
 }
 
 impl Default for Limits {
@@ -75,11 +88,20 @@ impl fmt::Debug for State {
     }
 }
 
+impl fmt::Debug for UpstreamTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upstream")
             .field("connection", &self.config.name)
             .field("credentials", &self.config.credentials)
+            .field("tls", &self.config.tls)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +119,10 @@ impl State {
         let mut upstreams = HashMap::new();
         for connection in &config.connections {
             let password = read_password(connection)?;
+            let tls = upstream_tls(connection).map_err(|source| StartError::Tls {
+                what: format!("connection `{}`", connection.name),
+                source,
+            })?;
             let upstream = Upstream {
                 connection: Connection {
                     name: connection.name.clone(),
@@ -105,6 +131,7 @@ impl State {
                 },
                 config: connection.clone(),
                 password,
+                tls,
             };
             upstreams.insert(connection.name.as_str().to_owned(), Arc::new(upstream));
         }
@@ -157,6 +184,19 @@ pub fn identity_of(config: &IdentityConfig) -> Identity {
         groups: config.groups.clone(),
         acting_for: config.acting_for.clone(),
     }
+}
+
+/// The connection's upstream TLS, or `None` for `tls = "disable"`.
+pub(crate) fn upstream_tls(
+    connection: &ConnectionConfig,
+) -> Result<Option<UpstreamTls>, tls::TlsError> {
+    let Some(config) = tls::client_config(&connection.tls)? else {
+        return Ok(None);
+    };
+    Ok(Some(UpstreamTls {
+        connector: TlsConnector::from(config),
+        server_name: tls::server_name(&connection.host)?,
+    }))
 }
 
 fn read_password(connection: &ConnectionConfig) -> Result<Option<String>, StartError> {

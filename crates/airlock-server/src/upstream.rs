@@ -1,19 +1,20 @@
-//! The upstream leg: connect to the real server and authenticate with the connection's own
-//! credentials (the client never sees them).
+//! The upstream leg: connect to the real server (over TLS when the connection asks for it)
+//! and authenticate with the connection's own credentials (the client never sees them).
 
-use airlock_pg::{Step, UpstreamHandshake, UpstreamSession, encode_frame};
-use tokio::io::AsyncWriteExt;
+use airlock_pg::{Step, UpstreamHandshake, UpstreamSession, encode_frame, encode_ssl_request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client_auth::nonce;
+use crate::client_auth::{nonce, send};
 use crate::error::SessionError;
 use crate::framed::ReadBuf;
-use crate::state::Upstream;
+use crate::state::{Upstream, UpstreamTls};
+use crate::stream::Stream;
 
 /// A connected, authenticated upstream session and any bytes read past its handshake.
 #[derive(Debug)]
 pub struct Connected {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub buf: ReadBuf,
     pub session: UpstreamSession,
 }
@@ -32,6 +33,7 @@ pub async fn connect(
     match tokio::time::timeout(timeout, handshake(upstream, params)).await {
         Ok(Ok(connected)) => Ok(connected),
         Ok(Err(HandshakeFailure::Io(e))) => Err(unavailable(e.to_string())),
+        Ok(Err(HandshakeFailure::Tls(reason))) => Err(unavailable(reason)),
         Ok(Err(HandshakeFailure::Protocol(error))) => Err(SessionError::Handshake {
             connection: name.clone(),
             error: Box::new(error),
@@ -45,6 +47,7 @@ pub async fn connect(
 
 enum HandshakeFailure {
     Io(std::io::Error),
+    Tls(String),
     Protocol(airlock_pg::HandshakeError),
 }
 
@@ -59,8 +62,12 @@ async fn handshake(
     params: &[(String, String)],
 ) -> Result<Connected, HandshakeFailure> {
     let config = &upstream.config;
-    let mut stream = TcpStream::connect((config.host.as_str(), config.port)).await?;
-    stream.set_nodelay(true)?;
+    let tcp = TcpStream::connect((config.host.as_str(), config.port)).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match &upstream.tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => encrypt(tcp, tls).await?,
+    };
     let extra: Vec<(&str, &str)> = params
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -72,7 +79,7 @@ async fn handshake(
         upstream.password.clone(),
         nonce(),
     );
-    stream.write_all(&packet).await?;
+    send(&mut stream, &packet).await?;
     let mut buf = ReadBuf::new();
     loop {
         let frame = match buf.next_frame(1 << 20) {
@@ -95,7 +102,7 @@ async fn handshake(
             .on_frame(&wire)
             .map_err(HandshakeFailure::Protocol)?
         {
-            Step::Send(bytes) => stream.write_all(&bytes).await?,
+            Step::Send(bytes) => send(&mut stream, &bytes).await?,
             Step::Continue => {}
             Step::Ready(session) => {
                 return Ok(Connected {
@@ -105,6 +112,34 @@ async fn handshake(
                 });
             }
         }
+    }
+}
+
+/// SSLRequest, then the TLS handshake (certificate checked as the connection's `tls` says).
+async fn encrypt(mut tcp: TcpStream, tls: &UpstreamTls) -> Result<Stream, HandshakeFailure> {
+    tcp.write_all(&encode_ssl_request()).await?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer).await?;
+    match &answer {
+        b"S" => {}
+        b"N" => {
+            return Err(HandshakeFailure::Tls(
+                "the server does not accept TLS (it declined the SSL request); \
+                 enable `ssl` on the server or set the connection's `tls = \"disable\"`"
+                    .into(),
+            ));
+        }
+        _ => {
+            return Err(HandshakeFailure::Tls(
+                "the server answered the SSL request with neither `S` nor `N`".into(),
+            ));
+        }
+    }
+    match tls.connector.connect(tls.server_name.clone(), tcp).await {
+        Ok(stream) => Ok(Stream::Tls(Box::new(stream.into()))),
+        Err(error) => Err(HandshakeFailure::Tls(format!(
+            "TLS handshake failed: {error}"
+        ))),
     }
 }
 

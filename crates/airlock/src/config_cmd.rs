@@ -19,6 +19,17 @@ pub fn run_config(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
     let ConfigCommand::Validate { file } = cmd;
     match Config::load(&file) {
         Ok(config) => {
+            // What only loading can tell: keys that do not match their certificate, CA
+            // files without a usable certificate…
+            let problems = airlock_server::check_tls(&config);
+            if !problems.is_empty() {
+                let error = ConfigError::Invalid {
+                    file: file.display().to_string(),
+                    problems,
+                };
+                eprintln!("airlock: {error}");
+                return Ok(ExitCode::from(1));
+            }
             writeln!(
                 std::io::stdout(),
                 "ok: {} listener(s), {} connection(s), {} identit(ies), {}",

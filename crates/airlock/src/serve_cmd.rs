@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_config::Config;
-use airlock_server::{Limits, State};
+use airlock_server::{Limits, ListenerSettings, State};
 use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// The gateway configuration (TOML; see `examples/airlock.toml`).
+    /// The gateway configuration (TOML; see `examples/airlock.toml`, and
+    /// `examples/airlock-tls.toml` for TLS on both legs).
     #[arg(long, short)]
     config: PathBuf,
     /// Most client connections open at once; more wait in the accept queue.
@@ -41,29 +42,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
-    if let Some(listener) = config.listeners.iter().find(|l| l.tls.is_some()) {
-        anyhow::bail!(
-            "listener `{}`: TLS on the client leg is not supported by this build yet; \
-             remove `tls` or terminate TLS in front of airlock",
-            listener.name
-        );
-    }
+    // Certificates and keys are loaded (and checked) before anything is bound.
+    let settings = config
+        .listeners
+        .iter()
+        .map(|l| ListenerSettings::load(l).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
     let (state, writer) = State::start(&config, limits).await?;
     let state = Arc::new(state);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
-    for listener in &config.listeners {
+    for (listener, settings) in config.listeners.iter().zip(settings) {
         let socket = tokio::net::TcpListener::bind(listener.address)
             .await
             .with_context(|| format!("cannot listen on `{}`", listener.address))?;
-        tracing::warn!(listener = %listener.name, address = %listener.address, "airlock listening");
+        let tls = match &listener.tls {
+            None => "no TLS",
+            Some(tls) if tls.required => "TLS required",
+            Some(_) => "TLS optional",
+        };
+        tracing::warn!(listener = %listener.name, address = %listener.address, tls, "airlock listening");
         eprintln!(
-            "airlock: listening on {} ({})",
+            "airlock: listening on {} ({}, {tls})",
             listener.address, listener.name
         );
         let mut stopped = stopped.clone();
         let state = Arc::clone(&state);
-        servers.spawn(airlock_server::serve(state, socket, async move {
+        servers.spawn(airlock_server::serve(state, socket, settings, async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
     }

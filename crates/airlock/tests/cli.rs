@@ -314,3 +314,46 @@ fn config_validate_and_keys_create() {
     assert!(parsed.verify_password(key));
     assert!(key.starts_with("alk_") && key.len() == 68, "{key}");
 }
+
+#[test]
+fn tls_files_are_checked_by_validate_and_before_serving() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/airlock-tls.toml"
+    );
+    let ok = airlock(&["config", "validate", example]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+
+    // A certificate with somebody else's key: only loading it can tell.
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.path().join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("server.key"), other.serialize_pem()).unwrap();
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\n[[listeners]]\nname = \"pg\"\naddress = \"127.0.0.1:0\"\n\
+         tls = { cert = \"server.pem\", key = \"server.key\" }\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let bad = airlock(&["config", "validate", config]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("listeners[0].tls: the private key in `")
+            && err.contains("server.key` does not belong to the certificate in `"),
+        "{err}"
+    );
+    let serve = airlock(&["serve", "--config", config]);
+    assert_ne!(serve.status.code(), Some(0));
+    let err = stderr(&serve);
+    assert!(err.contains("listener `pg`: the private key in `"), "{err}");
+    assert!(!err.contains("listening"), "nothing is bound: {err}");
+    assert!(!err.contains("BEGIN"), "no key material in errors: {err}");
+}

@@ -9,29 +9,9 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use support::{Gateway, KEY, count, direct, table};
-
-fn psql_at(conninfo: &str, script: &str) -> Output {
-    let mut child = Command::new("psql")
-        .arg(conninfo)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-At"])
-        .env_remove("PGPASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use support::{Gateway, KEY, count, direct, psql_at, table};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psql_queries_copies_and_sees_denials() {

@@ -3,15 +3,18 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_config::{Config, ScramVerifier};
-use airlock_server::{Limits, State};
+use airlock_server::{Limits, ListenerSettings, State};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
+
+pub mod tls;
 
 pub const KEY: &str = "alk_test_key_for_alice";
 pub const BOT_KEY: &str = "alk_test_key_for_bot";
@@ -36,6 +39,21 @@ pub struct Options {
     pub limits: Limits,
     /// Alice's API keys (all salted alike, as `airlock keys create --identity` does).
     pub alice_keys: Vec<&'static str>,
+    /// Extra lines for the listener (`tls = {…}`, `auth = …`).
+    pub listener: String,
+    /// Extra lines for the connection (`tls = …`, `tls_ca_file = …`).
+    pub connection: String,
+    /// Where the connection points instead of the local PostgreSQL.
+    pub upstream: Option<Target>,
+}
+
+/// An upstream server for the gateway's connection: another gateway, for instance.
+pub struct Target {
+    pub host: &'static str,
+    pub port: u16,
+    pub database: &'static str,
+    pub user: &'static str,
+    pub password: &'static str,
 }
 
 impl Default for Options {
@@ -45,6 +63,9 @@ impl Default for Options {
             policy: None,
             limits: Limits::default(),
             alice_keys: vec![KEY],
+            listener: String::new(),
+            connection: String::new(),
+            upstream: None,
         }
     }
 }
@@ -62,8 +83,15 @@ pub fn config_text(data: &Path, port: u16, options: &Options) -> String {
         }
         None => "files = []".to_owned(),
     };
+    let target = options.upstream.as_ref().unwrap_or(&Target {
+        host: "127.0.0.1",
+        port: 5432,
+        database: "test",
+        user: "postgres",
+        password: UPSTREAM_SECRET,
+    });
     let secret = data.join("upstream.password");
-    std::fs::write(&secret, format!("{UPSTREAM_SECRET}\n")).unwrap();
+    std::fs::write(&secret, format!("{}\n", target.password)).unwrap();
     format!(
         r#"
 data_dir = {data:?}
@@ -76,15 +104,17 @@ read_window_ms = 10
 name = "pg"
 protocol = "postgres"
 address = "127.0.0.1:{port}"
+{listener}
 [[connections]]
 name = "local"
 kind = "postgres"
-host = "127.0.0.1"
-port = 5432
-database = "test"
-user = "postgres"
+host = "{host}"
+port = {upstream_port}
+database = "{database}"
+user = "{user}"
 environments = ["prod"]
 password_file = {secret:?}
+{connection}
 [[identities]]
 id = "alice"
 kind = "human"
@@ -98,6 +128,12 @@ api_keys = ["{bot}"]
 "#,
         data = data.join("data").display().to_string(),
         durability = options.durability,
+        listener = options.listener,
+        connection = options.connection,
+        host = target.host,
+        upstream_port = target.port,
+        database = target.database,
+        user = target.user,
         secret = secret.display().to_string(),
         alice = options
             .alice_keys
@@ -120,14 +156,20 @@ impl Gateway {
         let config_file = data.path().join("airlock.toml");
         std::fs::write(&config_file, &text).unwrap();
         let config = Config::load(&config_file).unwrap();
+        let settings = Arc::new(ListenerSettings::load(&config.listeners[0]).unwrap());
         let (state, writer) = State::start(&config, options.limits.clone()).await.unwrap();
         let state = Arc::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(airlock_server::serve(Arc::clone(&state), listener, async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(airlock_server::serve(
+            Arc::clone(&state),
+            listener,
+            settings,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             port,
             data,
@@ -247,4 +289,25 @@ pub fn message(error: &tokio_postgres::Error) -> String {
         .as_db_error()
         .map(|e| e.message().to_owned())
         .unwrap_or_else(|| error.to_string())
+}
+
+/// psql with `script` on standard input (quiet, unaligned, tuples only, errors go on).
+pub fn psql_at(conninfo: &str, script: &str) -> Output {
+    let mut child = Command::new("psql")
+        .arg(conninfo)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-At"])
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
