@@ -7,7 +7,8 @@ use std::sync::Arc;
 use airlock_config::{ApiKey, ClientAuth, IdentityConfig};
 use airlock_model::KeyId;
 use airlock_pg::{
-    Accepted, FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame, parse_frontend,
+    Accepted, FrontendMessage, ScramServer, ScramVerifier, StartupPacket, encode_frame,
+    parse_frontend,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tracing::error;
@@ -249,8 +250,7 @@ async fn scram<S: AsyncRead + AsyncWrite + Unpin>(
 
     let first_message = read_auth(stream, buf, max).await?;
     let client_first = sasl_initial(&first_message).ok_or(SessionError::Unexpected('p'))?;
-    let Ok((server, server_first)) =
-        ScramServer::start_any(first, others, &client_first, &nonce())
+    let Ok((server, server_first)) = ScramServer::start_any(first, others, &client_first, &nonce())
     else {
         return Ok(None);
     };

@@ -29,13 +29,18 @@ async fn gateway() -> Gateway {
     .await
 }
 
-fn keys(gateway: &Gateway, args: &[&str]) -> std::process::Output {
-    let config = gateway.config_file.to_str().unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+/// Runs `airlock keys …` against the gateway's configuration, off the test's runtime: the
+/// in-process gateway must keep running meanwhile (its audit writer may be mid-commit, holding
+/// SQLite's write lock, which the CLI then waits for).
+async fn keys(gateway: &Gateway, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"));
+    command
         .arg("keys")
         .args(args)
-        .args(["--config", config])
-        .output()
+        .arg("--config")
+        .arg(&gateway.config_file);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
         .unwrap()
 }
 
@@ -66,7 +71,8 @@ async fn every_key_works_until_revoked_and_only_for_its_identity() {
     let revoked = keys(
         &gateway,
         &["revoke", &key_id(SECOND_KEY), "--reason", "laptop lost"],
-    );
+    )
+    .await;
     assert_eq!(revoked.status.code(), Some(0), "{revoked:?}");
 
     // The very next connection is refused, like a wrong key; the other key still works.
@@ -82,12 +88,12 @@ async fn every_key_works_until_revoked_and_only_for_its_identity() {
     assert_eq!(row.get::<_, i32>(0), 1);
 
     // An identity whose keys are all revoked fails exactly like an unknown user.
-    let revoked = keys(&gateway, &["revoke", &key_id(BOT_KEY)]);
+    let revoked = keys(&gateway, &["revoke", &key_id(BOT_KEY)]).await;
     assert_eq!(revoked.status.code(), Some(0), "{revoked:?}");
     assert_eq!(who(&gateway, "bot", BOT_KEY).await.unwrap_err(), "28P01");
     assert_eq!(who(&gateway, "nobody", BOT_KEY).await.unwrap_err(), "28P01");
 
-    let list = keys(&gateway, &["list"]);
+    let list = keys(&gateway, &["list"]).await;
     let text = String::from_utf8_lossy(&list.stdout);
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.contains(&format!("{}  active", key_id(KEY))), "{text}");
