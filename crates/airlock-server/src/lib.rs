@@ -19,6 +19,7 @@ mod state;
 mod stream;
 mod tls;
 mod upstream;
+mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use error::{SessionError, StartError};
 pub use listener::ListenerSettings;
 pub use state::{Limits, State};
 pub use tls::{TlsError, check_tls};
+pub use workers::Workers;
 
 /// Accepts connections on `listener` (whose clients get `settings`: TLS, authentication)
 /// until `shutdown` resolves, then drains: stops accepting, lets sessions finish their
@@ -42,6 +44,18 @@ pub async fn serve(
     listener: TcpListener,
     settings: Arc<ListenerSettings>,
     shutdown: impl Future<Output = ()>,
+) {
+    serve_on(state, listener, settings, shutdown, None).await;
+}
+
+/// Like [`serve`], with each session run on one of `workers`' threads (or, with `None`, on
+/// the caller's runtime).
+pub async fn serve_on(
+    state: Arc<State>,
+    listener: TcpListener,
+    settings: Arc<ListenerSettings>,
+    shutdown: impl Future<Output = ()>,
+    workers: Option<Arc<Workers>>,
 ) {
     let permits = Arc::new(Semaphore::new(state.limits.max_connections));
     let (stop, stopped) = watch::channel(false);
@@ -59,10 +73,29 @@ pub async fn serve(
                     let state = Arc::clone(&state);
                     let settings = Arc::clone(&settings);
                     let stopped = stopped.clone();
-                    sessions.spawn(async move {
-                        session::run(state, settings, stream, peer, stopped).await;
-                        drop(permit);
-                    });
+                    match workers.as_deref().and_then(Workers::next) {
+                        // The socket moves to the worker's reactor.
+                        Some(handle) => match stream.into_std() {
+                            Ok(stream) => {
+                                sessions.spawn_on(async move {
+                                    match tokio::net::TcpStream::from_std(stream) {
+                                        Ok(stream) => {
+                                            session::run(state, settings, stream, peer, stopped).await;
+                                        }
+                                        Err(error) => warn!(%error, %peer, "connection not handed to a session thread"),
+                                    }
+                                    drop(permit);
+                                }, handle);
+                            }
+                            Err(error) => warn!(%error, %peer, "connection not handed to a session thread"),
+                        },
+                        None => {
+                            sessions.spawn(async move {
+                                session::run(state, settings, stream, peer, stopped).await;
+                                drop(permit);
+                            });
+                        }
+                    }
                 }
                 Err(error) => {
                     warn!(%error, "accept failed");

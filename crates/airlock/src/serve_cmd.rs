@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_config::Config;
-use airlock_server::{Limits, ListenerSettings, State};
+use airlock_server::{Limits, ListenerSettings, State, Workers};
 use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
@@ -21,7 +21,8 @@ pub struct ServeArgs {
     /// On SIGTERM: seconds running statements get to finish before sessions are closed.
     #[arg(long, default_value_t = 30)]
     drain_timeout: u64,
-    /// Threads that run sessions (0: one per CPU core).
+    /// Threads that run sessions, each a single-threaded runtime holding its sessions whole
+    /// (0: one per CPU core). Accepting and the audit writer run on one more thread.
     #[arg(long, default_value_t = 0, env = "AIRLOCK_WORKERS")]
     workers: usize,
 }
@@ -33,15 +34,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         drain_deadline: Duration::from_secs(args.drain_timeout),
         ..Limits::default()
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if args.workers > 0 {
-        runtime.worker_threads(args.workers);
+    let count = match args.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    let workers = Arc::new(Workers::start(count).context("cannot start the session threads")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(serve(config, limits, Arc::clone(&workers)));
+    drop(runtime);
+    if let Ok(workers) = Arc::try_unwrap(workers) {
+        workers.stop();
     }
-    let runtime = runtime.enable_all().build()?;
-    runtime.block_on(serve(config, limits))
+    result
 }
 
-async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
+async fn serve(config: Config, limits: Limits, workers: Arc<Workers>) -> anyhow::Result<ExitCode> {
     // Certificates and keys are loaded (and checked) before anything is bound.
     let settings = config
         .listeners
@@ -68,9 +78,13 @@ async fn serve(config: Config, limits: Limits) -> anyhow::Result<ExitCode> {
         );
         let mut stopped = stopped.clone();
         let state = Arc::clone(&state);
-        servers.spawn(airlock_server::serve(state, socket, settings, async move {
+        let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
-        }));
+        };
+        let workers = Some(Arc::clone(&workers));
+        servers.spawn(airlock_server::serve_on(
+            state, socket, settings, shutdown, workers,
+        ));
     }
     shutdown_signal().await;
     eprintln!("airlock: shutting down (draining sessions)");
