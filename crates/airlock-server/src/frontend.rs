@@ -42,7 +42,8 @@ pub enum End {
 #[derive(Debug)]
 struct Prepared {
     text: Arc<str>,
-    judgement: Judgement,
+    /// Shared, not copied, by every Execute of the statement.
+    judgement: Arc<Judgement>,
 }
 
 pub struct Frontend<'a> {
@@ -211,8 +212,13 @@ impl<'a> Frontend<'a> {
                     // keep its judgement and text (the unnamed statement is simply replaced).
                     if name.is_empty() || !self.statements.contains_key(name) {
                         let text = Arc::from(sql);
-                        self.statements
-                            .insert(name.to_owned(), Prepared { text, judgement });
+                        self.statements.insert(
+                            name.to_owned(),
+                            Prepared {
+                                text,
+                                judgement: Arc::new(judgement),
+                            },
+                        );
                     }
                 } else {
                     let error = denial::error_for(&judgement.decision);
@@ -230,7 +236,7 @@ impl<'a> Frontend<'a> {
                     .portals
                     .get(portal)
                     .and_then(|name| self.statements.get(name))
-                    .map(|p| (Arc::clone(&p.text), p.judgement.clone()));
+                    .map(|p| (Arc::clone(&p.text), Arc::clone(&p.judgement)));
                 match prepared {
                     Some((text, judgement)) => {
                         if self.admit(&text, &judgement, false, upstream).await? {
