@@ -32,13 +32,11 @@ while (($#)); do
   shift
 done
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "idle.sh: $*"; exit 1; }
-for n in CLIENTS HOLD; do
-  [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
-done
-
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+require_positive CLIENTS HOLD
+
 pgbin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 [[ -x "$pgbin/initdb" ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
 tmp="$(mktemp -d -t airlock-idle.XXXXXX)"
@@ -60,24 +58,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p="$1"
-  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-  echo "$p"
-}
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # Every session holds a client socket and an upstream socket.
 ulimit -n "$((CLIENTS * 2 + 1024))" 2>/dev/null ||
   die "cannot raise the open-file limit to $((CLIENTS * 2 + 1024)) (ulimit -n)"
 
-if [[ -z "$AIRLOCK" ]]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
-  log "building airlock (release) into $CARGO_TARGET_DIR"
-  (cd "$repo" && cargo build --release -q -p airlock) || die "cargo build failed"
-  AIRLOCK="$CARGO_TARGET_DIR/release/airlock"
-fi
-[[ -x "$AIRLOCK" ]] || die "no airlock binary at $AIRLOCK"
+resolve_airlock
 
 PG_PORT="$(free_port 5499)"
 log "starting a throwaway PostgreSQL on port $PG_PORT (max_connections $((CLIENTS + 20)))"
@@ -92,9 +79,7 @@ PG_STARTED=1
 pgbench -i -q -s 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres postgres >"$tmp/init.log" 2>&1 ||
   { cat "$tmp/init.log" >&2; die "pgbench -i failed"; }
 
-keys="$("$AIRLOCK" keys create 2>/dev/null)" || die "airlock keys create failed"
-KEY="$(sed -n 's/^key: *//p' <<<"$keys")"
-verifier="$(sed -n 's/^verifier: *//p' <<<"$keys")"
+new_api_key
 AIRLOCK_PORT="$(free_port 6598)"
 cat >"$tmp/airlock.toml" <<EOF
 data_dir = "$tmp/data"
@@ -115,7 +100,7 @@ environments = ["dev"]
 [[identities]]
 id = "bench"
 kind = "human"
-api_keys = ["$verifier"]
+api_keys = ["$VERIFIER"]
 EOF
 "$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
 "$AIRLOCK" serve --config "$tmp/airlock.toml" >"$tmp/airlock.log" 2>&1 &

@@ -42,12 +42,10 @@ while (($#)); do
   shift
 done
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "pgbench.sh: $*"; exit 1; }
-
-for n in ROUNDS DURATION SCALE; do
-  [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
-done
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+require_positive ROUNDS DURATION SCALE
 IFS=, read -ra workloads <<<"$WORKLOADS"
 IFS=, read -ra targets <<<"$TARGETS"
 for w in "${workloads[@]}"; do [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w'"; done
@@ -55,7 +53,6 @@ for t in "${targets[@]}"; do [[ "$t" =~ ^(direct|pgbouncer|airlock)$ ]] || die "
 wants() { [[ ",$TARGETS," == *",$1,"* ]]; }
 
 DB=airlock_bench
-repo="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d -t airlock-pgbench.XXXXXX)"
 chmod 711 "$tmp" # pgbouncer may run as postgres: it must reach its ini and auth file
 AIRLOCK_PID="" PGB_PID="" AIRLOCK_PORT="" PGB_PORT="" KEY=""
@@ -78,12 +75,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# First port from $1 up on which nothing accepts connections.
-free_port() {
-  local p="$1"
-  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-  echo "$p"
-}
 psql_direct() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U postgres "$@"; }
 
 # The bench database, initialised at $SCALE (re-initialised only if the row counts differ).
@@ -148,25 +139,9 @@ wait_ready() {
   die "$name not ready after 10 s (log above)"
 }
 
-# Build (unless --airlock) and check the binary before any other setup: fail fast.
-resolve_airlock() {
-  if [[ -z "$AIRLOCK" ]]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
-    log "building airlock (release) into $CARGO_TARGET_DIR"
-    (cd "$repo" && cargo build --release -q -p airlock) || die "cargo build failed"
-    AIRLOCK="$CARGO_TARGET_DIR/release/airlock"
-  fi
-  [[ -x "$AIRLOCK" ]] || die "no airlock binary at $AIRLOCK"
-  "$AIRLOCK" serve --help >/dev/null 2>&1 || die "$AIRLOCK has no 'serve' command (build too old?)"
-}
-
 # A fresh API key, a config fronting the bench database, and `airlock serve` in the background.
 start_airlock() {
-  local keys verifier
-  keys="$("$AIRLOCK" keys create 2>/dev/null)" || die "airlock keys create failed"
-  KEY="$(sed -n 's/^key: *//p' <<<"$keys")"
-  verifier="$(sed -n 's/^verifier: *//p' <<<"$keys")"
-  [[ "$KEY" == alk_* && "$verifier" == SCRAM-SHA-256* ]] || die "cannot parse 'airlock keys create' output"
+  new_api_key
   AIRLOCK_PORT="$(free_port 6498)"
   cat >"$tmp/airlock.toml" <<EOF
 data_dir = "$tmp/data"
@@ -191,7 +166,7 @@ environments = ["prod"]
 id = "bench"
 kind = "human"
 groups = ["dba"]
-api_keys = ["$verifier"]
+api_keys = ["$VERIFIER"]
 EOF
   "$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
   "$AIRLOCK" serve --config "$tmp/airlock.toml" >"$tmp/airlock.log" 2>&1 &

@@ -1,0 +1,42 @@
+# Shared by the bench scripts (sourced, not run): logging, argument checks, free ports, the
+# airlock binary and fresh API keys. Expects `repo` (the checkout) to be set by the caller.
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "$(basename "$0"): $*"; exit 1; }
+
+# Each named variable must hold a positive integer.
+require_positive() {
+  local n
+  for n in "$@"; do
+    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
+  done
+}
+
+# First port from $1 up on which nothing accepts connections.
+free_port() {
+  local p="$1"
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# Builds airlock (release) unless AIRLOCK names a binary, and checks it can serve: fail fast.
+resolve_airlock() {
+  if [[ -z "$AIRLOCK" ]]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
+    log "building airlock (release) into $CARGO_TARGET_DIR"
+    (cd "$repo" && cargo build --release -q -p airlock) || die "cargo build failed"
+    AIRLOCK="$CARGO_TARGET_DIR/release/airlock"
+  fi
+  [[ -x "$AIRLOCK" ]] || die "no airlock binary at $AIRLOCK"
+  "$AIRLOCK" serve --help >/dev/null 2>&1 || die "$AIRLOCK has no 'serve' command (build too old?)"
+}
+
+# A fresh API key: sets KEY (for the client) and VERIFIER (for the identity's api_keys).
+new_api_key() {
+  local keys
+  keys="$("$AIRLOCK" keys create 2>/dev/null)" || die "airlock keys create failed"
+  KEY="$(sed -n 's/^key: *//p' <<<"$keys")"
+  VERIFIER="$(sed -n 's/^verifier: *//p' <<<"$keys")"
+  [[ "$KEY" == alk_* && "$VERIFIER" == SCRAM-SHA-256* ]] ||
+    die "cannot parse 'airlock keys create' output"
+}
