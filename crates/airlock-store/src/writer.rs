@@ -299,6 +299,11 @@ impl<S: AuditStore> Task<S> {
                     drop(reply.send(self.sign().await));
                 }
                 Request::Close(reply) => {
+                    // Closed before the answer: an append after `close` returns is refused,
+                    // one queued before it is stored.
+                    for (event, reply) in self.lazy.close() {
+                        self.seal(&event, reply);
+                    }
                     self.commit().await;
                     drop(reply.send(self.sign().await));
                     requests.for_each(refuse);
