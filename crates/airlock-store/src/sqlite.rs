@@ -96,6 +96,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A local file, not a network peer: pinging it before every use only adds a
+            // round trip to the connection's thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::from_sqlx(path, e))?;
@@ -183,20 +186,21 @@ impl AuditStore for SqliteStore {
         events: &[SealedEvent],
         checkpoint: Option<&Checkpoint>,
     ) -> Result<(), StoreError> {
+        if checkpoint.is_none() && !events.is_empty() && events.len() <= INSERT_CHUNK {
+            // One statement is its own transaction: one round trip to SQLite's thread
+            // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
+            let mut insert = insert_events(events)?;
+            let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+            insert
+                .build()
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| self.err(e))?;
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
-            let mut insert =
-                QueryBuilder::<Sqlite>::new("INSERT INTO events (seq, prev_hash, hash, body) ");
-            let mut seqs = Vec::with_capacity(chunk.len());
-            for event in chunk {
-                seqs.push(i64::try_from(event.seq).map_err(|_| StoreError::SeqRange(event.seq))?);
-            }
-            insert.push_values(chunk.iter().zip(seqs), |mut values, (event, seq)| {
-                values.push_bind(seq);
-                values.push_bind(event.prev_hash.as_bytes().as_slice());
-                values.push_bind(event.hash.as_bytes().as_slice());
-                values.push_bind(event.body.as_str());
-            });
+            let mut insert = insert_events(chunk)?;
             insert
                 .build()
                 .execute(&mut *tx)
@@ -242,6 +246,23 @@ impl AuditStore for SqliteStore {
     async fn verify(&self, trusted: Option<PublicKey>) -> Result<Verdict, StoreError> {
         self.verify_snapshot(trusted).await
     }
+}
+
+/// One multi-row `INSERT` of `events` (at most [`INSERT_CHUNK`] of them).
+fn insert_events(events: &[SealedEvent]) -> Result<QueryBuilder<Sqlite>, StoreError> {
+    let mut seqs = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(i64::try_from(event.seq).map_err(|_| StoreError::SeqRange(event.seq))?);
+    }
+    let mut insert =
+        QueryBuilder::<Sqlite>::new("INSERT INTO events (seq, prev_hash, hash, body) ");
+    insert.push_values(events.iter().zip(seqs), |mut values, (event, seq)| {
+        values.push_bind(seq);
+        values.push_bind(event.prev_hash.as_bytes().as_slice());
+        values.push_bind(event.hash.as_bytes().as_slice());
+        values.push_bind(event.body.as_str());
+    });
+    Ok(insert)
 }
 
 async fn insert_checkpoint(
