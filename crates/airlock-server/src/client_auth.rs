@@ -174,7 +174,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             first.verifier.clone(),
             others.iter().map(|k| k.verifier.clone()).collect(),
         ),
-        None => (decoy_verifier(), Vec::new()),
+        None => (decoy_verifier(state.decoy_salt(&startup.user)), Vec::new()),
     };
     let failed = || SessionError::AuthFailed(startup.user.clone());
     let max = state.limits.max_message;
@@ -343,12 +343,12 @@ fn sasl_initial(body: &[u8]) -> Option<String> {
     (data.len() == len).then(|| String::from_utf8(data.to_vec()).ok())?
 }
 
-/// A verifier no password matches: random salt and keys (and the caller refuses the user
-/// after the exchange anyway).
-fn decoy_verifier() -> ScramVerifier {
-    let mut bytes = [0u8; 80];
-    let _ = getrandom::fill(&mut bytes);
-    let (salt, keys) = bytes.split_at(16);
+/// A verifier no password matches, with the salt the gateway shows for `user` every time
+/// (a salt that changed between attempts would tell a prober the user does not exist); the
+/// keys are random, and the caller refuses the user after the exchange anyway.
+fn decoy_verifier(salt: [u8; 16]) -> ScramVerifier {
+    let mut keys = [0u8; 64];
+    let _ = getrandom::fill(&mut keys);
     let (stored, server) = keys.split_at(32);
     ScramVerifier {
         iterations: airlock_pg::DEFAULT_ITERATIONS,

@@ -31,6 +31,8 @@ pub struct State {
     store: SqliteStore,
     upstreams: HashMap<String, Arc<Upstream>>,
     identities: HashMap<String, IdentityConfig>,
+    /// Random per process: derives the salts shown to user names that do not exist.
+    decoy_secret: [u8; 32],
 }
 
 /// Bounds on what one client can make the gateway hold or wait for.
@@ -157,6 +159,7 @@ impl State {
             store,
             upstreams,
             identities,
+            decoy_secret: random_secret(),
         };
         Ok((state, task))
     }
@@ -167,6 +170,21 @@ impl State {
 
     pub fn identity(&self, id: &str) -> Option<&IdentityConfig> {
         self.identities.get(id)
+    }
+
+    /// The SCRAM salt shown to `user` when no such identity (or no active key) exists: the
+    /// same for every attempt with that name while the gateway runs, different per name.
+    pub fn decoy_salt(&self, user: &str) -> [u8; 16] {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(self.decoy_secret)
+            .chain_update(user.as_bytes())
+            .finalize();
+        let mut salt = [0u8; 16];
+        for (to, from) in salt.iter_mut().zip(digest) {
+            *to = from;
+        }
+        salt
     }
 
     /// Which of `ids` are revoked, read from the store now (`airlock keys revoke` takes
@@ -218,4 +236,10 @@ fn read_password(connection: &ConnectionConfig) -> Result<Option<String>, StartE
                 reason: format!("cannot read password file `{}`: {e}", path.display()),
             }),
     }
+}
+
+fn random_secret() -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    let _ = getrandom::fill(&mut secret);
+    secret
 }

@@ -1,6 +1,7 @@
 //! Several API keys per identity through the real gateway: every active key logs in, a key
 //! revoked with `airlock keys revoke` is refused from the next connection without a restart,
 //! and an unreadable revocation table refuses everyone.
+//! A made-up user name shows a stable salt, like a real one.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -131,4 +132,42 @@ async fn an_unreadable_revocation_table_refuses_everyone() {
         );
     }
     gateway.stop().await;
+}
+
+/// The salt the gateway's SCRAM server-first-message shows `user`.
+async fn scram_salt(gateway: &Gateway, user: &str) -> String {
+    use support::tls::{auth_request, read_message};
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", gateway.port))
+        .await
+        .unwrap();
+    assert_eq!(auth_request(&mut stream, user).await, 10, "SASL");
+    let first = b"n,,n=,r=abcdefghijklmnopqrstuvwx";
+    let mut body = b"SCRAM-SHA-256\0".to_vec();
+    body.extend_from_slice(&i32::try_from(first.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(first);
+    let mut message = Vec::new();
+    airlock_pg::encode_frame(&mut message, b'p', &body);
+    stream.write_all(&message).await.unwrap();
+    let (tag, body) = read_message(&mut stream).await;
+    assert_eq!((tag, &body[..4]), (b'R', &11i32.to_be_bytes()[..]));
+    let server_first = String::from_utf8(body[4..].to_vec()).unwrap();
+    server_first
+        .split(',')
+        .find_map(|part| part.strip_prefix("s="))
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn unknown_user_names_cannot_be_told_apart_by_their_salt() {
+    let gateway = gateway().await;
+    // A real identity shows the same salt every time; so must a made-up one, or a prober
+    // could list user names by connecting twice.
+    let alice = scram_salt(&gateway, "alice").await;
+    assert_eq!(scram_salt(&gateway, "alice").await, alice);
+    let ghost = scram_salt(&gateway, "ghost").await;
+    assert_eq!(scram_salt(&gateway, "ghost").await, ghost);
+    assert_ne!(ghost, alice);
+    assert_ne!(scram_salt(&gateway, "phantom").await, ghost);
 }
