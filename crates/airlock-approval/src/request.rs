@@ -72,7 +72,8 @@ pub enum State {
     },
 }
 
-/// An approval request. Built only by [`Request::open`] and changed only by transitions (or
+/// An approval request. Serializes for APIs and inboxes (it is persisted as its events, not as
+/// itself). Built only by [`Request::open`] and changed only by transitions (or
 /// rebuilt by [`Request::replay`] from the events they produced), so its state always obeys the
 /// rules in the crate documentation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -93,6 +94,8 @@ pub struct Request {
     /// The approving votes so far, one per distinct human, in order.
     pub(crate) approvals: Vec<Vote>,
     pub(crate) notices: Vec<Notice>,
+    /// Flattened: `"state": "approved", "grant": {…}`.
+    #[serde(flatten)]
     pub(crate) state: State,
 }
 

@@ -261,3 +261,21 @@ fn events_of_another_request_are_rejected() {
         ReplayError::OtherRequest { index: 3, .. }
     ));
 }
+
+#[test]
+fn a_request_serializes_flat_for_apis() {
+    let (live, _) = scenario(grant_expired);
+    let value = serde_json::to_value(&live).unwrap();
+    assert_eq!(value["state"], "expired");
+    assert_eq!(value["what"], "grant");
+    assert_eq!(value["deadline"], "2026-05-28T20:43:40Z");
+    assert_eq!(value["approvals"].as_array().unwrap().len(), 2);
+    assert_eq!(value["grant_lifetime_seconds"], 900);
+    let (approved, _) = scenario(|r, log| {
+        let r = log.keep(approve(&r, human("carol", &[]), 1).unwrap());
+        log.keep(approve(&r, human("dave", &["dba"]), 2).unwrap())
+    });
+    let value = serde_json::to_value(&approved).unwrap();
+    assert_eq!(value["state"], "approved");
+    assert_eq!(value["grant"]["binding"]["identity"], "alice");
+}

@@ -274,6 +274,7 @@ fn votes_after_expiry_are_refused_and_expiry_is_recorded() {
         format!("request {} expired at 2026-05-28T21:26:40Z", request.id())
     );
     assert!(request.expire_if_due(at(59)).is_none());
+    assert!(request.expire_if_due(at(60)).is_some());
     let expired = request.expire_if_due(at(61)).unwrap();
     let Event::Expired {
         what: Expiry::Request,
