@@ -1,5 +1,6 @@
 //! Who may vote on a request: a human other than the requester (and, unless the rule allows
-//! it, other than the human an agent acts for), named by the rule's users or groups.
+//! it, other than the human an agent acts for), named by the rule's users or groups — or any
+//! such human when the rule names nobody.
 
 use airlock_model::{Approval, Identity, IdentityKind};
 
@@ -7,7 +8,7 @@ use crate::{Choice, Refusal, Request};
 
 /// Checks that `voter` may cast `choice` on `request`, in this order: not the requester, a
 /// human, not the requesting agent's principal (unless allowed), and listed by the rule.
-/// A rule that lists nobody lets nobody vote (fail closed).
+/// A rule that lists nobody lets any other human vote (what `airlock check` tells users).
 pub(crate) fn check(request: &Request, voter: &Identity, choice: Choice) -> Result<(), Refusal> {
     let requester = &request.requester;
     let approval = &request.approval;
@@ -38,13 +39,8 @@ pub(crate) fn check(request: &Request, voter: &Identity, choice: Choice) -> Resu
             rule: request.context.rule.clone(),
         });
     }
-    if approval.users.is_empty() && approval.groups.is_empty() {
-        return Err(Refusal::NoApprovers {
-            request: id,
-            rule: request.context.rule.clone(),
-        });
-    }
-    if !is_listed(approval, voter) {
+    let anyone = approval.users.is_empty() && approval.groups.is_empty();
+    if !anyone && !is_listed(approval, voter) {
         return Err(Refusal::NotAnApprover {
             request: id,
             voter: voter.id.clone(),

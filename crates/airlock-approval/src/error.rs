@@ -61,11 +61,6 @@ pub enum Refusal {
         rule: RuleId,
     },
     #[error(
-        "nobody can approve request {request}: rule `{rule}` names no approvers; add \
-         `@approvers_users` or `@approvers_groups` to it"
-    )]
-    NoApprovers { request: RequestId, rule: RuleId },
-    #[error(
         "`{voter}` is not an approver of request {request}: rule `{rule}` asks for {approvers}"
     )]
     NotAnApprover {
@@ -170,7 +165,6 @@ impl Refusal {
             Self::OwnRequest { .. } => "own_request",
             Self::NotHuman { .. } => "not_human",
             Self::PrincipalOfAgent { .. } => "principal_of_agent",
-            Self::NoApprovers { .. } => "no_approvers",
             Self::NotAnApprover { .. } => "not_an_approver",
             Self::AlreadyVoted { .. } => "already_voted",
             Self::ReasonRequired { .. } => "reason_required",

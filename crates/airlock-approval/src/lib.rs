@@ -13,8 +13,8 @@
 //! - **Who may vote** (approve or deny): a human, not the requester, not the human an agent
 //!   acts for (`acting_for`) unless the rule sets `allow_principal_of_agent`, and named in the
 //!   rule's users or a member of one of its groups. A rule that names no users and no groups
-//!   lets **nobody** approve (fail closed): votes are refused with
-//!   [`Refusal::NoApprovers`] and the request expires. Humans are told apart by id.
+//!   lets **any other human** approve (every other condition still holds; this is what
+//!   `airlock check` tells users). Humans are told apart by id.
 //! - **Votes**: one per human. With `require_reason`, a vote without a non-blank reason is
 //!   refused. One denial ends the request (`Denied`). Approvals by `quorum` distinct humans
 //!   (0 counts as 1) approve it (`Approved`) and create its [`Grant`]; a human listed in two
