@@ -6,6 +6,7 @@
 //! maps and no floats. The hash covers the *stored bytes* of the body, so verification never
 //! depends on re-encoding: [`ChainHash::link`] over `prev_hash || body`.
 
+use airlock_approval::RequestId;
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -35,6 +36,9 @@ pub struct SealedEvent {
     pub hash: ChainHash,
     /// The canonical body (UTF-8 JSON), exactly the bytes that were hashed.
     pub body: String,
+    /// The approval request an approval event belongs to, for stores that index them (so
+    /// they never parse bodies to find out). Not part of the chain.
+    pub approval: Option<RequestId>,
 }
 
 /// A row as read back from a store, unchecked: any column may have been tampered with.
@@ -139,6 +143,7 @@ impl Chain {
             prev_hash: self.head.hash,
             hash,
             body,
+            approval: event.approval_request(),
         };
         self.head = ChainHead { seq, hash };
         Ok(sealed)

@@ -1,5 +1,6 @@
 //! What the audit log records: [`AuditEvent`] = a time plus an [`EventKind`] (a closed set:
-//! sessions opening and closing, decisions, execution outcomes; later approval events).
+//! sessions opening and closing, decisions, execution outcomes, and every step of an approval
+//! request).
 
 use airlock_model::{
     Command, Decision, Identity, Name, Protocol, RuleId, SessionId, TextHash, Verdict,
@@ -29,6 +30,10 @@ pub enum EventKind {
     /// What happened when a decided command ran (or did not), when it was not known in time to
     /// be part of the decision record.
     Outcome(OutcomeRecord),
+    /// A step of an approval request (requested, notified, approved, denied, withdrawn,
+    /// expired, executed), tagged by `event` beside `type`; a request's approval events, in
+    /// order, rebuild it.
+    Approval(airlock_approval::Event),
 }
 
 /// Who connected, from where, to what.
@@ -138,24 +143,48 @@ impl AuditEvent {
         )
     }
 
-    /// Who the event is about.
-    pub fn identity(&self) -> &Identity {
+    /// The step of an approval request, at the time it happened.
+    pub fn approval(event: airlock_approval::Event) -> Self {
+        Self::new(event.at(), EventKind::Approval(event))
+    }
+
+    /// Who acted: the session's or command's identity, the requester, voter or withdrawer of
+    /// an approval event. `None` for approval steps no identity took (an expiry, a notice, an
+    /// execution, whose [`Binding`](airlock_approval::Binding) names the requester).
+    pub fn identity(&self) -> Option<&Identity> {
         match &self.kind {
-            EventKind::SessionOpened(record) => &record.identity,
-            EventKind::SessionClosed(record) => &record.identity,
-            EventKind::Decision(record) => &record.identity,
-            EventKind::Outcome(record) => &record.identity,
+            EventKind::SessionOpened(record) => Some(&record.identity),
+            EventKind::SessionClosed(record) => Some(&record.identity),
+            EventKind::Decision(record) => Some(&record.identity),
+            EventKind::Outcome(record) => Some(&record.identity),
+            EventKind::Approval(event) => crate::approval::actor(event),
         }
     }
 
-    /// Whether `principal` is the identity or, for an agent, the human it acts for.
+    /// Whether `principal` is named by the event: its identity or, for an agent, the human it
+    /// acts for; for an approval event, any identity it records (requester, voter, withdrawer,
+    /// the binding of a grant). An expiry or a notice names no one.
     pub fn involves(&self, principal: &str) -> bool {
-        let identity = self.identity();
-        identity.id.as_str() == principal
-            || identity
-                .acting_for
-                .as_ref()
-                .is_some_and(|human| human.as_str() == principal)
+        match &self.kind {
+            EventKind::Approval(event) => crate::approval::involves(event, principal),
+            EventKind::SessionOpened(_)
+            | EventKind::SessionClosed(_)
+            | EventKind::Decision(_)
+            | EventKind::Outcome(_) => self
+                .identity()
+                .is_some_and(|identity| crate::approval::names(identity, principal)),
+        }
+    }
+
+    /// The approval request the event belongs to, if it is an approval event.
+    pub fn approval_request(&self) -> Option<airlock_approval::RequestId> {
+        match &self.kind {
+            EventKind::Approval(event) => Some(event.request()),
+            EventKind::SessionOpened(_)
+            | EventKind::SessionClosed(_)
+            | EventKind::Decision(_)
+            | EventKind::Outcome(_) => None,
+        }
     }
 }
 
@@ -166,6 +195,7 @@ impl EventKind {
             Self::SessionClosed(_) => "session_closed",
             Self::Decision(_) => "decision",
             Self::Outcome(_) => "outcome",
+            Self::Approval(_) => "approval",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! was edited, deleted, reordered or truncated away. Stores live in `airlock-store`.
 #![forbid(unsafe_code)]
 
+mod approval;
 mod chain;
 mod checkpoint;
 mod event;
@@ -28,8 +29,10 @@ pub use verify::{Edit, Problem, Report, Verifier, verify};
 
 #[cfg(test)]
 pub(crate) mod testing {
+    use airlock_approval::{Lifetimes, NewRequest, Request, RequestContext, RequestId, Transition};
     use airlock_model::{
-        Command, Connection, ConnectionKind, Decision, Identity, IdentityKind, Name, Protocol,
+        Approval, Command, Connection, ConnectionKind, Decision, Identity, IdentityKind, Name,
+        Protocol,
     };
     use time::OffsetDateTime;
 
@@ -43,13 +46,46 @@ pub(crate) mod testing {
         AuditKey::from_seed([n; 32])
     }
 
-    pub fn decision_event(text: &str) -> AuditEvent {
-        let identity = Identity {
+    pub fn human(id: &str) -> Identity {
+        Identity::human(Name::new(id).unwrap())
+    }
+
+    /// A pending request by an agent on `prod-db` that any other human may approve.
+    pub fn approval_request() -> Transition {
+        let new = NewRequest {
+            id: RequestId::from_bytes([7; 16]),
+            requester: agent(),
+            connection: Name::new("prod-db").unwrap(),
+            text: "DELETE FROM orders".into(),
+            context: RequestContext {
+                rule: Name::new("pg-review").unwrap(),
+                message: "deletes need review".into(),
+                statement_kinds: Vec::new(),
+                objects: Vec::new(),
+                estimated_rows: None,
+            },
+            approval: Approval {
+                users: Vec::new(),
+                groups: Vec::new(),
+                quorum: 1,
+                allow_principal_of_agent: false,
+                require_reason: false,
+            },
+        };
+        Request::open(new, Lifetimes::default(), t0())
+    }
+
+    fn agent() -> Identity {
+        Identity {
             kind: IdentityKind::Agent,
             id: Name::new("deploy-bot").unwrap(),
             groups: Default::default(),
             acting_for: Some(Name::new("alice@example.com").unwrap()),
-        };
+        }
+    }
+
+    pub fn decision_event(text: &str) -> AuditEvent {
+        let identity = agent();
         let connection = Connection {
             name: Name::new("prod-db").unwrap(),
             kind: ConnectionKind::Postgres,

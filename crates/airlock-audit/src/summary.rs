@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use airlock_model::Identity;
 use time::format_description::well_known::Rfc3339;
 
 use crate::{EventKind, Outcome, Record};
@@ -11,12 +12,8 @@ impl Record {
     /// The event on one line; command text and errors are cut to `max_text` characters.
     pub fn summary(&self, max_text: usize) -> String {
         let time = self.event.time.format(&Rfc3339).unwrap_or_default();
-        let who = self.event.identity();
         let mut line = format!("#{} {time} ", self.seq);
-        let mut actor = format!("{} {}", who.kind.as_str(), who.id);
-        if let Some(human) = &who.acting_for {
-            let _ = write!(actor, " (for {human})");
-        }
+        let actor = self.event.identity().map(actor).unwrap_or_default();
         let _ = match &self.event.kind {
             EventKind::Decision(decision) => {
                 let _ = write!(
@@ -58,9 +55,22 @@ impl Record {
                 end.statements,
                 one_line(&end.reason, max_text)
             ),
+            EventKind::Approval(event) => {
+                line.push_str(&crate::approval::summary(event, max_text));
+                Ok(())
+            }
         };
         line
     }
+}
+
+/// `agent deploy-bot (for alice)`.
+pub(crate) fn actor(who: &Identity) -> String {
+    let mut actor = format!("{} {}", who.kind.as_str(), who.id);
+    if let Some(human) = &who.acting_for {
+        let _ = write!(actor, " (for {human})");
+    }
+    actor
 }
 
 fn outcome_text(outcome: &Outcome, max_text: usize) -> String {
@@ -123,7 +133,7 @@ mod tests {
         let outcome = OutcomeRecord {
             session: airlock_model::SessionId::from_u64(7),
             statement: 3,
-            identity: decision.identity().clone(),
+            identity: decision.identity().unwrap().clone(),
             connection: airlock_model::Name::new("prod-db").unwrap(),
             outcome: Outcome::Failed {
                 sqlstate: Some("42501".into()),

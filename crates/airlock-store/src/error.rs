@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use airlock_approval::{ReplayError, RequestIdError};
 use airlock_audit::{DecodeError, KeyError};
 
 /// A store could not be opened, read or written.
@@ -29,20 +30,56 @@ pub enum StoreError {
     )]
     BadHead { path: PathBuf, error: DecodeError },
     #[error(
-        "audit database `{path}` has schema version {version}, which has no key revocations; \
+        "audit database `{path}` has schema version {version}, which has no {what}; \
          opening it for writing (`airlock serve`, `airlock keys revoke`) upgrades it"
     )]
-    Outdated { path: PathBuf, version: i64 },
+    Outdated {
+        path: PathBuf,
+        version: i64,
+        /// What the older schema lacks, e.g. `key revocations`.
+        what: &'static str,
+    },
     #[error("the revocation of key `{key_id}` in audit database `{path}` is unreadable: {reason}")]
     BadRevocation {
         path: PathBuf,
         key_id: String,
         reason: String,
     },
+    #[error(transparent)]
+    Approval(Box<ApprovalError>),
     #[error("audit sequence number {0} is out of range")]
     SeqRange(u64),
     #[error("the audit writer task failed: {0}")]
     Task(String),
+}
+
+/// An approval request whose recorded events do not rebuild it. Fail closed: the request
+/// grants nothing; the gateway logs it and loads the others.
+#[derive(Debug, thiserror::Error)]
+#[error("approval request `{request}` in audit database `{path}` cannot be rebuilt: {fault}")]
+pub struct ApprovalError {
+    /// The request id as the index records it (cut to 64 characters).
+    pub request: String,
+    pub path: PathBuf,
+    pub fault: ApprovalFault,
+}
+
+/// Why an approval request's events do not rebuild it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalFault {
+    #[error("the approval index names it, but {0}")]
+    Id(RequestIdError),
+    #[error("its event #{seq} is missing from the log; run `airlock audit verify`")]
+    Missing { seq: i64 },
+    #[error("its event #{seq} is unreadable ({error}); run `airlock audit verify`")]
+    Unreadable { seq: i64, error: DecodeError },
+    #[error(
+        "the approval index lists event #{seq}, which is not one of its approval events; \
+         run `airlock audit verify`"
+    )]
+    NotItsEvent { seq: i64 },
+    #[error("its events do not replay: {0}")]
+    Replay(Box<ReplayError>),
 }
 
 /// An audit signing key file could not be read or created.
@@ -74,6 +111,12 @@ pub enum WriteError {
     Rejected(String),
     #[error("audit log write failed: {0}")]
     Store(Arc<StoreError>),
+}
+
+impl From<ApprovalError> for StoreError {
+    fn from(error: ApprovalError) -> Self {
+        Self::Approval(Box::new(error))
+    }
 }
 
 impl StoreError {

@@ -17,6 +17,7 @@ use sqlx::{Executor, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::{AuditStore, StoreError};
 
+mod approvals;
 mod revocations;
 mod schema;
 
@@ -186,7 +187,10 @@ impl AuditStore for SqliteStore {
         events: &[SealedEvent],
         checkpoint: Option<&Checkpoint>,
     ) -> Result<(), StoreError> {
-        if checkpoint.is_none() && !events.is_empty() && events.len() <= INSERT_CHUNK {
+        // Approval events are indexed in the same transaction; other batches have no index.
+        let index = approvals::insert_index(events)?;
+        let one_statement = !events.is_empty() && events.len() <= INSERT_CHUNK;
+        if checkpoint.is_none() && index.is_empty() && one_statement {
             // One statement is its own transaction: one round trip to SQLite's thread
             // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
             let mut insert = insert_events(events)?;
@@ -201,6 +205,13 @@ impl AuditStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut insert = insert_events(chunk)?;
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        for mut insert in index {
             insert
                 .build()
                 .execute(&mut *tx)

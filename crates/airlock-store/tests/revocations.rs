@@ -36,9 +36,12 @@ async fn sql(path: &Path, sql: &'static str) -> Result<(), sqlx::Error> {
 /// version-2 objects (the version-1 objects are created by the same statements).
 #[allow(clippy::unwrap_used, reason = "test helper")]
 async fn downgrade_to_v1(path: &Path) {
-    sql(path, "DROP TABLE revoked_keys; PRAGMA user_version = 1;")
-        .await
-        .unwrap();
+    sql(
+        path,
+        "DROP TABLE approval_events; DROP TABLE revoked_keys; PRAGMA user_version = 1;",
+    )
+    .await
+    .unwrap();
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -175,14 +178,14 @@ async fn a_store_from_a_newer_airlock_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     SqliteStore::open(&path).await.unwrap().close().await;
-    sql(&path, "PRAGMA user_version = 3").await.unwrap();
+    sql(&path, "PRAGMA user_version = 4").await.unwrap();
     for error in [
         SqliteStore::open(&path).await.unwrap_err(),
         SqliteStore::open_existing(&path).await.unwrap_err(),
     ] {
         assert!(
             error.to_string().ends_with(
-                "its schema version 3 is not supported (this build reads versions 1 to 2)"
+                "its schema version 4 is not supported (this build reads versions 1 to 3)"
             ),
             "{error}"
         );

@@ -118,6 +118,7 @@ impl SqliteStore {
             return Err(StoreError::Outdated {
                 path: self.path.clone(),
                 version: self.version,
+                what: "key revocations",
             });
         }
         Ok(())

@@ -9,7 +9,7 @@ use crate::StoreError;
 /// `PRAGMA application_id` of an airlock audit database ("ARLK").
 pub const APPLICATION_ID: i64 = 0x4152_4C4B;
 /// `PRAGMA user_version` of the current schema.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The oldest schema this build reads (and upgrades when opened for writing).
 const OLDEST_VERSION: i64 = 1;
 
@@ -60,11 +60,41 @@ CREATE TRIGGER IF NOT EXISTS revoked_keys_no_replace BEFORE INSERT ON revoked_ke
     BEGIN SELECT RAISE(IGNORE); END;
 ";
 
+/// Version 3: which events belong to which approval request, written in the same transaction
+/// as the events, so the gateway rebuilds pending requests after a restart without reading
+/// the whole log. The events stay the record (hash-chained); this is an index of them. Events
+/// recorded before the table existed are indexed from their bodies (a body that is not valid
+/// JSON is left to `airlock audit verify`). The insert trigger ignores a second row for a
+/// `seq`, so the back-fill can run twice and `INSERT OR REPLACE` cannot rewrite a row.
+const V3: &str = "
+CREATE TABLE IF NOT EXISTS approval_events (
+    seq INTEGER PRIMARY KEY NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_events_by_request ON approval_events (request, seq);
+CREATE TRIGGER IF NOT EXISTS approval_events_no_update BEFORE UPDATE ON approval_events
+    BEGIN SELECT RAISE(ABORT, 'the approval index is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS approval_events_no_delete BEFORE DELETE ON approval_events
+    BEGIN SELECT RAISE(ABORT, 'the approval index is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS approval_events_no_replace BEFORE INSERT ON approval_events
+    WHEN EXISTS (SELECT 1 FROM approval_events WHERE seq = NEW.seq)
+    BEGIN SELECT RAISE(IGNORE); END;
+INSERT INTO approval_events (seq, request)
+    SELECT seq, request FROM (SELECT seq,
+        CASE WHEN typeof(body) = 'text' THEN CASE WHEN json_valid(body) THEN
+            CASE WHEN json_extract(body, '$.event.type') = 'approval'
+                AND json_type(body, '$.event.request') = 'text'
+            THEN json_extract(body, '$.event.request') END
+        END END AS request
+        FROM events)
+    WHERE request IS NOT NULL;
+";
+
 /// `STEPS[v - 1]` brings a store from version `v - 1` to `v`. Each step is idempotent, so
 /// two processes upgrading one file at once both succeed.
-const STEPS: [&str; 2] = [V1, V2];
+const STEPS: [&str; 3] = [V1, V2, V3];
 const MARK_NEW: &str = "PRAGMA application_id = 1095912523;";
-const SET_VERSION: &str = "PRAGMA user_version = 2;";
+const SET_VERSION: &str = "PRAGMA user_version = 3;";
 
 /// How a file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
