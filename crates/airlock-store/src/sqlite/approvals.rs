@@ -5,7 +5,7 @@
 
 use airlock_approval::{Request, RequestId};
 use airlock_audit::{EventKind, SealedEvent, StoredRow};
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{INSERT_CHUNK, SqliteStore, blob};
@@ -41,15 +41,7 @@ impl SqliteStore {
         if self.version < SINCE_VERSION {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(SELECT_ALL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
-        let indexed = rows
-            .iter()
-            .map(indexed)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
+        let indexed = self.fetch_indexed(sqlx::query(SELECT_ALL)).await?;
         Ok(indexed
             .chunk_by(|a, b| a.request == b.request)
             .map(|events| self.rebuild(events))
@@ -62,20 +54,24 @@ impl SqliteStore {
         if self.version < SINCE_VERSION {
             return Ok(None);
         }
-        let rows = sqlx::query(SELECT_ONE)
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
-        let indexed = rows
-            .iter()
-            .map(indexed)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
+        let query = sqlx::query(SELECT_ONE).bind(id.to_string());
+        let indexed = self.fetch_indexed(query).await?;
         if indexed.is_empty() {
             return Ok(None);
         }
         Ok(Some(self.rebuild(&indexed)?))
+    }
+
+    /// Runs an index query and reads each row with its event (if the event row exists).
+    async fn fetch_indexed(
+        &self,
+        query: sqlx::query::Query<'_, Sqlite, SqliteArguments>,
+    ) -> Result<Vec<Indexed>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(indexed)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Replays one request's indexed events (all with the same `request`, in `seq` order).
