@@ -32,6 +32,8 @@ pub enum StartError {
         #[source]
         source: TlsError,
     },
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
     #[error("cannot listen on `{address}`: {source}")]
     Listen {
         address: String,

@@ -159,7 +159,7 @@ impl State {
             store,
             upstreams,
             identities,
-            decoy_secret: random_secret(),
+            decoy_secret: random_secret()?,
         };
         Ok((state, task))
     }
@@ -238,8 +238,10 @@ fn read_password(connection: &ConnectionConfig) -> Result<Option<String>, StartE
     }
 }
 
-fn random_secret() -> [u8; 32] {
+/// A secret no one can guess; without one the decoy salts would be predictable, so the
+/// gateway does not start.
+fn random_secret() -> Result<[u8; 32], StartError> {
     let mut secret = [0u8; 32];
-    let _ = getrandom::fill(&mut secret);
-    secret
+    getrandom::fill(&mut secret).map_err(|e| StartError::Random(e.to_string()))?;
+    Ok(secret)
 }
