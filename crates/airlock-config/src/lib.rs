@@ -3,6 +3,7 @@
 //! (`connections[1].port: …`), unknown fields are errors, and credentials are never inline.
 #![forbid(unsafe_code)]
 
+mod approvals;
 mod fields;
 mod model;
 mod pem;
@@ -14,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 pub use airlock_pg::ScramVerifier;
 pub use model::{
-    ApiKey, AuditConfig, ClientAuth, Config, ConnectionConfig, Credentials, Durability,
-    IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig, TlsConfig, UpstreamTls,
+    ApiKey, ApprovalMode, ApprovalsConfig, AuditConfig, ClientAuth, Config, ConnectionConfig,
+    Credentials, Durability, IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig,
+    TlsConfig, UpstreamTls,
 };
 pub use pem::{PemError, read_certificates, read_private_key};
 

@@ -18,6 +18,36 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub connections: Vec<ConnectionConfig>,
     pub identities: Vec<IdentityConfig>,
+    pub approvals: ApprovalsConfig,
+}
+
+/// How reviewed statements wait for approval (`[approvals]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalsConfig {
+    /// The default for identities that do not set `approval_mode`.
+    pub mode: ApprovalMode,
+    /// A request not decided within this is expired (`request_ttl_seconds`, default 1 hour).
+    pub request_ttl: Duration,
+    /// A grant not used within this is expired (`grant_ttl_seconds`, default 15 minutes).
+    pub grant_ttl: Duration,
+    /// The longest a held statement waits in its session (`hold_timeout_seconds`, default 10
+    /// minutes); the request stays open and can be used in retry mode.
+    pub hold_timeout: Duration,
+    /// How often a held session is reminded with a NOTICE (`notice_interval_seconds`, 30).
+    pub notice_interval: Duration,
+    /// Where humans open the web inbox, named in NOTICEs and messages; without it, the
+    /// address of the first `http` listener.
+    pub inbox_url: Option<String>,
+}
+
+/// What a session does with a statement that needs approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// The statement waits in the session until it is decided (interactive sessions).
+    Hold,
+    /// The statement fails at once with the request id; sent again after approval, it runs
+    /// once (scripts and CI).
+    Retry,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +86,10 @@ pub struct ListenerConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListenerProtocol {
+    /// PostgreSQL clients (psql, drivers, pgbench).
     Postgres,
+    /// The HTTP API (`/v1/approvals`) and the web inbox.
+    Http,
 }
 
 /// A listener's TLS: its certificate and key (PEM files, checked when the configuration is
@@ -143,6 +176,8 @@ pub struct IdentityConfig {
     /// authenticate with SCRAM, and the keys themselves are stored nowhere. All share one
     /// salt and iteration count.
     pub api_keys: Vec<ApiKey>,
+    /// Overrides `[approvals] mode` for this identity's sessions (`approval_mode`).
+    pub approval_mode: Option<ApprovalMode>,
 }
 
 /// One configured API key: its verifier and the id derived from it.

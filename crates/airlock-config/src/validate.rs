@@ -9,10 +9,11 @@ use airlock_model::{ConnectionKind, IdentityKind, Name};
 use toml::Table;
 
 use crate::Problem;
+use crate::approvals::{approvals_config, mode};
 use crate::fields::Fields;
 use crate::model::{
-    ApiKey, AuditConfig, Config, ConnectionConfig, Credentials, Durability, IdentityConfig,
-    ListenerConfig, ListenerProtocol, PolicyConfig,
+    ApiKey, AuditConfig, ClientAuth, Config, ConnectionConfig, Credentials, Durability,
+    IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig,
 };
 use crate::tls;
 use airlock_pg::ScramVerifier;
@@ -32,7 +33,9 @@ pub(crate) fn config(table: Table, file: &str, base: &Path) -> Result<Config, Ve
     let listeners = top.tables("listeners");
     let connections = top.tables("connections");
     let identities = top.tables("identities");
+    let approvals = top.table("approvals");
     top.finish();
+    let approvals = approvals_config(approvals.unwrap_or_default(), &mut problems);
     let audit = audit_config(audit.unwrap_or_default(), &mut problems);
     let policy = policy_config(policy.unwrap_or_default(), base, &mut problems);
     let listeners: Vec<ListenerConfig> = listeners
@@ -57,6 +60,7 @@ pub(crate) fn config(table: Table, file: &str, base: &Path) -> Result<Config, Ve
         listeners,
         connections,
         identities,
+        approvals,
     };
     cross_checks(&config, &mut problems);
     shared_salts(&config, file, &mut problems);
@@ -139,10 +143,11 @@ fn listener(
     let listener_name = name(&mut f, "name", listener_name);
     let protocol = match f.string("protocol").as_deref() {
         None | Some("postgres") => Some(ListenerProtocol::Postgres),
+        Some("http") => Some(ListenerProtocol::Http),
         Some(other) => {
             f.problem(
                 "protocol",
-                format!("unknown protocol `{other}`; airlock listens for `postgres`"),
+                format!("unknown protocol `{other}`; use `postgres` or `http`"),
             );
             None
         }
@@ -162,7 +167,18 @@ fn listener(
     let tls_table = f.table("tls");
     let has_tls = tls_table.is_some();
     let tls = tls_table.and_then(|t| tls::listener_tls(f.path_of("tls"), t, base, &mut f));
-    let auth = tls::client_auth(&mut f, has_tls);
+    let auth = if protocol == Some(ListenerProtocol::Http) {
+        if f.string("auth").is_some() {
+            f.problem(
+                "auth",
+                "`auth` is for `postgres` listeners; HTTP clients always present an identity's \
+                 API key (`Authorization: Basic` with the identity as user and the key as password)",
+            );
+        }
+        Some(ClientAuth::ScramSha256)
+    } else {
+        tls::client_auth(&mut f, has_tls)
+    };
     f.finish();
     Some(ListenerConfig {
         name: listener_name?,
@@ -266,6 +282,7 @@ fn identity(path: String, table: Table, problems: &mut Vec<Problem>) -> Option<I
         }
     };
     let groups = names(&mut f, "groups");
+    let approval_mode = mode(&mut f, "approval_mode");
     let acting_for = f.string("acting_for");
     let acting_for = name(&mut f, "acting_for", acting_for);
     if acting_for.is_some() && kind != Some(IdentityKind::Agent) {
@@ -288,6 +305,7 @@ fn identity(path: String, table: Table, problems: &mut Vec<Problem>) -> Option<I
         groups,
         acting_for,
         api_keys,
+        approval_mode,
     })
 }
 

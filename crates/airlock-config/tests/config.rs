@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use airlock_config::{
-    ClientAuth, Config, ConfigError, Credentials, Durability, ScramVerifier, UpstreamTls,
+    ApprovalMode, ClientAuth, Config, ConfigError, Credentials, Durability, ListenerProtocol,
+    ScramVerifier, UpstreamTls,
 };
 use airlock_model::KeyId;
 
@@ -28,8 +29,18 @@ fn problems(text: &str) -> Vec<String> {
 fn the_shipped_example_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/airlock.toml");
     let config = Config::load(Path::new(path)).unwrap();
-    assert_eq!(config.listeners.len(), 1);
+    assert_eq!(config.listeners.len(), 2);
     assert_eq!(config.listeners[0].address.port(), 6432);
+    assert_eq!(config.listeners[1].protocol, ListenerProtocol::Http);
+    assert_eq!(config.approvals.mode, ApprovalMode::Hold);
+    assert_eq!(
+        config.approvals.grant_ttl,
+        std::time::Duration::from_secs(900)
+    );
+    assert_eq!(
+        config.identities[1].approval_mode,
+        Some(ApprovalMode::Retry)
+    );
     let local = &config.connections[0];
     assert_eq!(
         (local.name.as_str(), local.port, local.database.as_str()),
@@ -294,4 +305,43 @@ fn tls_settings_and_files_are_checked_with_their_paths() {
         );
     }
     assert_eq!(found.len(), 8, "{}", found.join("\n"));
+}
+
+#[test]
+fn approvals_settings_are_checked_with_their_paths() {
+    let found = problems(
+        r#"
+        [approvals]
+        mode = "later"
+        request_ttl_seconds = 0
+        grant_ttl_seconds = 99999999
+        inbox_url = "airlock.example.com"
+        colour = "red"
+        [[listeners]]
+        name = "api"
+        protocol = "http"
+        address = "127.0.0.1:8080"
+        auth = "password"
+        [[identities]]
+        id = "ci"
+        kind = "service"
+        approval_mode = "sometimes"
+        "#,
+    );
+    let expected = [
+        "approvals.mode: unknown approval mode `later`; use `hold` (the statement waits in the session) or `retry` (it fails with the request id and runs when sent again after approval)",
+        "approvals.request_ttl_seconds: must be between 1 and 604800 (a week), got 0",
+        "approvals.grant_ttl_seconds: must be between 1 and 604800 (a week), got 99999999",
+        "approvals.inbox_url: `airlock.example.com` is not an http(s) URL such as `https://airlock.example.com`",
+        "approvals.colour: unknown field",
+        "listeners[0].auth: `auth` is for `postgres` listeners; HTTP clients always present an identity's API key (`Authorization: Basic` with the identity as user and the key as password)",
+        "identities[0].approval_mode: unknown approval mode `sometimes`; use `hold` (the statement waits in the session) or `retry` (it fails with the request id and runs when sent again after approval)",
+    ];
+    for line in expected {
+        assert!(
+            found.iter().any(|f| f == line),
+            "missing `{line}` in:\n{}",
+            found.join("\n")
+        );
+    }
 }
