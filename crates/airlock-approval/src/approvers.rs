@@ -61,6 +61,15 @@ fn is_listed(approval: &Approval, voter: &Identity) -> bool {
     named || in_group
 }
 
+/// Who may approve, in words for a waiting requester: ``users `carol`, `dave` or group `dba` ``,
+/// or `any other human` when the rule names nobody.
+pub fn who_approves(approval: &Approval) -> String {
+    if approval.users.is_empty() && approval.groups.is_empty() {
+        return "any other human".to_owned();
+    }
+    describe(approval)
+}
+
 /// The approvers in words: ``users `carol`, `dave` or group `dba` ``.
 fn describe(approval: &Approval) -> String {
     let list = |singular: &str, names: &[String]| -> Option<String> {
@@ -108,5 +117,7 @@ mod tests {
         for (approval, expected) in cases {
             assert_eq!(describe(&approval), expected);
         }
+        assert_eq!(who_approves(&approval(&[], &[])), "any other human");
+        assert_eq!(who_approves(&approval(&[], &["dba"])), "group `dba`");
     }
 }

@@ -42,6 +42,7 @@ mod replay;
 mod request;
 mod vote;
 
+pub use approvers::who_approves;
 pub use error::{LifetimeError, Refusal, ReplayError};
 pub use event::{Delivery, Event, Expiry, Notice};
 pub use grant::{Binding, Grant};

@@ -87,6 +87,10 @@ pub struct DecisionRecord {
     /// written (reads are recorded with their outcome when they end within the read window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// For a reviewed command: the approval request it ran under (its grant was used) or
+    /// that it waited for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<airlock_approval::RequestId>,
 }
 
 /// The outcome of the command `statement` of `session`, whose decision was recorded before.
@@ -218,6 +222,7 @@ impl DecisionRecord {
             rules: decision.rules.iter().map(|m| m.rule.clone()).collect(),
             reason: decision.reason(),
             outcome,
+            approval: None,
         }
     }
 }

@@ -140,6 +140,13 @@ impl<'a> Backend<'a> {
                     Ok(_) => {}
                 },
                 () = self.shared.client_gone.notified() => return End::ClientGone,
+                // Never inside a row being streamed through: only between whole messages.
+                () = self.shared.notice_ready.notified(), if self.streaming == 0 => {
+                    let notices = self.shared.take_notices();
+                    if client.write_all(&notices).await.is_err() || client.flush().await.is_err() {
+                        return End::ClientGone;
+                    }
+                }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     let due = self.shared.lock().take_deferred(Some(Instant::now()));
                     if let Err(error) = record::submit_due(&self.state.audit, self.shared, due).await {

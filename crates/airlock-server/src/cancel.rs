@@ -11,6 +11,8 @@ pub struct CancelTarget {
     pub port: u16,
     pub pid: i32,
     pub key: Vec<u8>,
+    /// The session's cancel counter: a statement held for approval withdraws its request.
+    pub interrupts: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The live sessions' cancel keys. Locked only for inserts, removals and lookups.

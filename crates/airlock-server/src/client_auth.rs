@@ -215,6 +215,30 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
+/// Checks `key` against `user`'s active API keys (the HTTP API's Basic credentials): the
+/// same keys, revocations and fail-closed store read as a database session. An unknown user
+/// is checked against a made-up verifier, so the time taken does not tell names apart.
+pub async fn verify_key<'s>(
+    state: &'s State,
+    user: &str,
+    key: String,
+) -> Result<Option<&'s IdentityConfig>, SessionError> {
+    let identity = state.identity(user);
+    let keys = active_keys(state, identity, user).await?;
+    let mut verifiers: Vec<ScramVerifier> = keys.iter().map(|k| k.verifier.clone()).collect();
+    if verifiers.is_empty() {
+        verifiers.push(decoy_verifier(state.decoy_salt(user)));
+    }
+    let matched = tokio::task::spawn_blocking(move || {
+        verifiers.iter().fold(false, |found, verifier| {
+            verifier.verify_password(&key) | found
+        })
+    })
+    .await
+    .map_err(|_| SessionError::Internal("the key check did not finish"))?;
+    Ok(identity.filter(|_| matched && !keys.is_empty()))
+}
+
 /// The identity's keys that are not revoked, read from the store now. Fails closed: when
 /// the store cannot be read, the error is logged here and the client is told the keys
 /// cannot be checked (58030), for known and unknown users alike.

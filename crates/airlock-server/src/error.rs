@@ -34,6 +34,8 @@ pub enum StartError {
     },
     #[error("the system's random number generator failed: {0}")]
     Random(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot listen on `{address}`: {source}")]
     Listen {
         address: String,

@@ -4,13 +4,13 @@
 //! request — including the errors airlock substitutes for denied statements.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use airlock_audit::{DecisionRecord, Outcome};
 use airlock_model::{Identity, Name, SessionId};
 use airlock_store::PendingReceipt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 /// State both halves of a session read and write.
@@ -31,6 +31,12 @@ pub struct Shared {
     /// Wakes the upstream half when the client half has ended (with `fatal` to send, if any).
     pub client_gone: Notify,
     pub fatal: Mutex<Option<Vec<u8>>>,
+    /// Messages for the client from the client half (an approval NOTICE), written by the
+    /// upstream half between whole messages.
+    notices: Mutex<Vec<u8>>,
+    pub notice_ready: Notify,
+    /// Counts the client's CancelRequests; a held statement watches it to withdraw.
+    pub cancels: Arc<watch::Sender<u64>>,
 }
 
 /// The queue of unanswered requests and the write records not yet known to be durable.
@@ -104,7 +110,24 @@ impl Shared {
             upstream_gone: Notify::new(),
             client_gone: Notify::new(),
             fatal: Mutex::new(None),
+            notices: Mutex::new(Vec::new()),
+            notice_ready: Notify::new(),
+            cancels: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// Queues a message for the client, sent by the upstream half between whole messages.
+    pub fn send_to_client(&self, message: &[u8]) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(message);
+        self.notice_ready.notify_one();
+    }
+
+    /// The queued messages for the client.
+    pub fn take_notices(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Inflight> {

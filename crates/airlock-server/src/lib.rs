@@ -4,6 +4,8 @@
 //! gateways in one process on port 0.
 #![forbid(unsafe_code)]
 
+mod approval_wire;
+mod approvals;
 mod backend;
 mod cancel;
 mod client_auth;
@@ -11,6 +13,7 @@ mod denial;
 mod error;
 mod framed;
 mod frontend;
+mod http;
 mod inflight;
 mod listener;
 mod record;
@@ -29,9 +32,11 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+pub use approvals::{Approvals, ApprovalsError, Ask, Opened};
 pub use error::{SessionError, StartError};
+pub use http::serve_http;
 pub use listener::ListenerSettings;
-pub use state::{Limits, State};
+pub use state::{ApprovalSettings, Limits, State};
 pub use tls::{TlsError, check_tls};
 pub use workers::Workers;
 

@@ -62,6 +62,11 @@ impl ListenerSettings {
         &self.name
     }
 
+    /// The TLS acceptor, for listeners that speak TLS from the first byte (HTTP).
+    pub(crate) fn acceptor(&self) -> Option<&TlsAcceptor> {
+        self.tls.as_ref().map(|tls| &tls.acceptor)
+    }
+
     /// The authentication asked of a session: cleartext passwords only inside TLS.
     pub fn auth(&self, encrypted: bool) -> ClientAuth {
         match self.auth {

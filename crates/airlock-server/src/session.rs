@@ -92,6 +92,13 @@ async fn serve(
     let identity = identity_of(&auth.identity);
     let session = SessionId::from_u64(random_u64());
     let config = &auth.upstream.config;
+    let strings = connected
+        .session
+        .params
+        .iter()
+        .find(|(k, _)| k == "standard_conforming_strings")
+        .is_none_or(|(_, v)| v == "on");
+    let shared = Shared::new(session, identity.clone(), config.name.clone(), strings);
     let registration = connected.session.backend.as_ref().map(|(pid, key)| {
         CancelMap::register(
             state,
@@ -100,15 +107,10 @@ async fn serve(
                 port: config.port,
                 pid: *pid,
                 key: key.clone(),
+                interrupts: Arc::clone(&shared.cancels),
             },
         )
     });
-    let strings = connected
-        .session
-        .params
-        .iter()
-        .find(|(k, _)| k == "standard_conforming_strings")
-        .is_none_or(|(_, v)| v == "on");
     let mut hello = Vec::new();
     for (name, value) in &connected.session.params {
         encode_frame(&mut hello, b'S', format!("{name}\0{value}\0").as_bytes());
@@ -144,7 +146,6 @@ async fn serve(
         "session opened"
     );
 
-    let shared = Shared::new(session, identity.clone(), config.name.clone(), strings);
     let options = SqlOptions {
         standard_conforming_strings: strings,
         both_string_modes: false,
@@ -156,7 +157,8 @@ async fn serve(
         text: String::new(),
     };
     let checkpoint = Checkpoint::with_options(Arc::clone(&state.policy), options);
-    let mut front = Frontend::new(state, &shared, checkpoint, command);
+    let mode = state.approval.mode_of(&auth.identity);
+    let mut front = Frontend::new(state, &shared, checkpoint, command, mode);
     let mut back = Backend::new(state, &shared);
     let upstream::Connected {
         stream: mut upstream_stream,
@@ -257,6 +259,10 @@ async fn forward_cancel(state: &State, pid: i32, key: &[u8]) {
         debug!(pid, "cancel request for an unknown session ignored");
         return;
     };
+    // A statement held for approval withdraws its request; one running upstream is canceled.
+    target
+        .interrupts
+        .send_modify(|count| *count = count.wrapping_add(1));
     if let Err(error) = upstream::cancel(&target.host, target.port, target.pid, &target.key).await {
         warn!(%error, "cancel request could not be forwarded");
     }

@@ -5,7 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock_config::{Config, ConnectionConfig, Credentials, Durability, IdentityConfig};
+use airlock_approval::Lifetimes;
+use airlock_config::{
+    ApprovalMode, ApprovalsConfig, Config, ConnectionConfig, Credentials, Durability,
+    IdentityConfig, ListenerProtocol,
+};
 use airlock_model::{Connection, Identity, KeyId};
 use airlock_policy::Policy;
 use airlock_store::{
@@ -15,6 +19,7 @@ use airlock_store::{
 use rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
+use crate::approvals::Approvals;
 use crate::cancel::CancelMap;
 use crate::error::StartError;
 use crate::tls;
@@ -27,12 +32,26 @@ pub struct State {
     pub read_window: Duration,
     pub limits: Limits,
     pub cancels: CancelMap,
+    /// Approval requests of reviewed statements, shared by sessions and deciding channels.
+    pub approvals: Approvals,
+    pub approval: ApprovalSettings,
     /// The audit store, read for key revocations (the writer appends through `audit`).
     store: SqliteStore,
     upstreams: HashMap<String, Arc<Upstream>>,
     identities: HashMap<String, IdentityConfig>,
     /// Random per process: derives the salts shown to user names that do not exist.
     decoy_secret: [u8; 32],
+}
+
+/// How sessions wait for approvals (from `[approvals]`).
+#[derive(Clone, Debug)]
+pub struct ApprovalSettings {
+    /// For identities that do not choose (`approval_mode`).
+    pub mode: ApprovalMode,
+    pub hold_timeout: Duration,
+    pub notice_interval: Duration,
+    /// The web inbox's base URL, named in NOTICEs and errors.
+    pub inbox: Option<String>,
 }
 
 /// Bounds on what one client can make the gateway hold or wait for.
@@ -149,6 +168,8 @@ impl State {
         let key = load_or_create_signing_key(&config.data_dir.join(SIGNING_KEY_FILE))?;
         let store = SqliteStore::open(&config.data_dir.join(SqliteStore::FILE_NAME)).await?;
         let (audit, task) = AuditWriter::start(store.clone(), key, WriterConfig::default()).await?;
+        let lifetimes = approval_lifetimes(&config.approvals)?;
+        let approvals = Approvals::load(&store, audit.clone(), lifetimes).await?;
         let state = Self {
             policy: Arc::new(policy),
             audit,
@@ -156,6 +177,8 @@ impl State {
             read_window: config.audit.read_window,
             limits,
             cancels: CancelMap::default(),
+            approvals,
+            approval: ApprovalSettings::of(config),
             store,
             upstreams,
             identities,
@@ -192,6 +215,41 @@ impl State {
     pub async fn revoked_among(&self, ids: &[KeyId]) -> Result<HashSet<KeyId>, StoreError> {
         self.store.revoked_among(ids).await
     }
+}
+
+impl ApprovalSettings {
+    fn of(config: &Config) -> Self {
+        let approvals = &config.approvals;
+        // Without a configured URL, the first HTTP listener's address.
+        let inbox = approvals.inbox_url.clone().or_else(|| {
+            config
+                .listeners
+                .iter()
+                .find(|l| l.protocol == ListenerProtocol::Http)
+                .map(|l| {
+                    let scheme = if l.tls.is_some() { "https" } else { "http" };
+                    format!("{scheme}://{}", l.address)
+                })
+        });
+        Self {
+            mode: approvals.mode,
+            hold_timeout: approvals.hold_timeout,
+            notice_interval: approvals.notice_interval,
+            inbox,
+        }
+    }
+
+    /// The mode of `identity`'s sessions.
+    pub fn mode_of(&self, identity: &IdentityConfig) -> ApprovalMode {
+        identity.approval_mode.unwrap_or(self.mode)
+    }
+}
+
+fn approval_lifetimes(config: &ApprovalsConfig) -> Result<Lifetimes, StartError> {
+    let seconds =
+        |d: Duration| time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Lifetimes::new(seconds(config.request_ttl), seconds(config.grant_ttl))
+        .map_err(|e| StartError::Config(format!("[approvals]: {e}")))
 }
 
 /// The policy's view of a configured identity.

@@ -1,9 +1,11 @@
 //! The `airlock` binary: parse the command line, start tracing, run one subcommand.
 #![forbid(unsafe_code)]
 
+mod approvals_cmd;
 mod audit_cmd;
 mod check_cmd;
 mod config_cmd;
+mod http_client;
 mod keys_cmd;
 mod policy_cmd;
 mod serve_cmd;
@@ -52,6 +54,8 @@ enum Command {
     /// Create, list and revoke the API keys identities authenticate with.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// List, show, approve and deny approval requests through a running gateway's HTTP API.
+    Approvals(approvals_cmd::ApprovalsArgs),
 }
 
 /// Exit code for a usage error (bad flags, unreadable input, broken policy file).
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => run_async(audit_cmd::run(&cli.data_dir, cmd)),
         Command::Config(cmd) => config_cmd::run_config(cmd),
         Command::Keys(cmd) => run_async(keys_cmd::run(cmd)),
+        Command::Approvals(args) => run_async(approvals_cmd::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock_config::Config;
+use airlock_config::{Config, ListenerProtocol};
 use airlock_server::{Limits, ListenerSettings, State, Workers};
 use anyhow::Context;
 
@@ -81,10 +81,19 @@ async fn serve(config: Config, limits: Limits, workers: Arc<Workers>) -> anyhow:
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let workers = Some(Arc::clone(&workers));
-        servers.spawn(airlock_server::serve_on(
-            state, socket, settings, shutdown, workers,
-        ));
+        match listener.protocol {
+            ListenerProtocol::Postgres => {
+                let workers = Some(Arc::clone(&workers));
+                servers.spawn(airlock_server::serve_on(
+                    state, socket, settings, shutdown, workers,
+                ));
+            }
+            ListenerProtocol::Http => {
+                servers.spawn(airlock_server::serve_http(
+                    state, socket, settings, shutdown,
+                ));
+            }
+        }
     }
     shutdown_signal().await;
     eprintln!("airlock: shutting down (draining sessions)");

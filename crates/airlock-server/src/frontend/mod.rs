@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use airlock_approval::RequestId;
 use airlock_audit::DecisionRecord;
-use airlock_config::Durability;
+use airlock_config::{ApprovalMode, Durability};
 use airlock_model::{Command, Protocol, Verdict};
 use airlock_pg::{Frame, FrontendMessage, encode_frame, parse_frontend};
 use airlock_policy::{Checkpoint, Judgement};
@@ -23,6 +24,10 @@ use crate::inflight::{Exec, Item, Recording, Shared};
 use crate::record;
 use crate::state::State;
 
+mod review;
+
+use review::{Held, Waiting};
+
 /// How long the audit writer may hold a lazy record (its default linger): a read's record
 /// is submitted this much before its read window ends.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
@@ -36,6 +41,25 @@ pub enum End {
     UpstreamGone,
     Shutdown,
     Failed(SessionError),
+}
+
+/// What to do after a client message.
+enum Flow {
+    Next,
+    /// Terminate.
+    Stop,
+    /// The statement waits for approval before anything else runs.
+    Hold(Box<Held>),
+}
+
+/// What became of a statement the client half judged.
+enum Admit {
+    /// Forward the client's message.
+    Forward,
+    /// A failing stand-in was queued in its place.
+    Replaced,
+    /// Hold it until its approval request is decided.
+    Hold(Waiting),
 }
 
 /// A statement the client prepared, with the judgement made at Parse.
@@ -62,6 +86,8 @@ pub struct Frontend<'a> {
     /// transaction status the server last reported may be stale.
     barrier_ready: u64,
     pub statements_decided: u64,
+    /// Whether reviewed statements wait in the session or fail with their request id.
+    approval_mode: ApprovalMode,
     out: Vec<u8>,
 }
 
@@ -71,6 +97,7 @@ impl<'a> Frontend<'a> {
         shared: &'a Shared,
         checkpoint: Checkpoint,
         command: Command,
+        approval_mode: ApprovalMode,
     ) -> Self {
         Self {
             state,
@@ -83,6 +110,7 @@ impl<'a> Frontend<'a> {
             ready_expected: 0,
             barrier_ready: 0,
             statements_decided: 0,
+            approval_mode,
             out: Vec::with_capacity(8 * 1024),
         }
     }
@@ -133,10 +161,16 @@ impl<'a> Frontend<'a> {
                 let wire = buf.bytes(frame.wire.clone());
                 let body = buf.bytes(frame.body.clone());
                 match self.on_frame(frame.tag, body, wire, upstream).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(Flow::Next) => {}
+                    Ok(Flow::Stop) => {
                         let _ = self.flush(upstream).await;
                         return End::ClientClosed;
+                    }
+                    Ok(Flow::Hold(held)) => {
+                        if let Err(end) = self.hold(*held, client, buf, upstream, shutdown).await {
+                            return end;
+                        }
+                        draining = draining || *shutdown.borrow();
                     }
                     Err(error) => return self.fail(error),
                 }
@@ -183,29 +217,35 @@ impl<'a> Frontend<'a> {
         Ok(())
     }
 
-    /// Handles one client message; `false` ends the session (Terminate).
+    /// Handles one client message.
     async fn on_frame<W: AsyncWrite + Unpin>(
         &mut self,
         tag: u8,
         body: &[u8],
         wire: &[u8],
         upstream: &mut W,
-    ) -> Result<bool, SessionError> {
+    ) -> Result<Flow, SessionError> {
         let message = parse_frontend(&Frame { tag, body })?;
         if self.skipping && !matches!(message, FrontendMessage::Sync | FrontendMessage::Terminate) {
-            return Ok(true);
+            return Ok(Flow::Next);
         }
         match message {
             FrontendMessage::Query { sql } => {
                 self.ready_expected += 1;
                 let judgement = self.judge(sql, Protocol::PgSimple);
-                if self.admit(sql, &judgement, true, upstream).await? {
-                    self.out.extend_from_slice(wire);
+                match self.admit(sql, &judgement, true, upstream).await? {
+                    Admit::Forward => self.out.extend_from_slice(wire),
+                    Admit::Replaced => {}
+                    Admit::Hold(waiting) => {
+                        let held = Held::new(waiting, wire, sql.into(), Arc::new(judgement), true);
+                        return Ok(Flow::Hold(Box::new(held)));
+                    }
                 }
             }
             FrontendMessage::Parse { name, sql, .. } => {
                 let judgement = self.judge(sql, Protocol::PgExtended);
-                if judgement.decision.verdict == Verdict::Allow {
+                // A reviewed statement is prepared; each Execute of it asks for approval.
+                if judgement.decision.verdict != Verdict::Deny {
                     self.shared.lock().items.push_back(Item::Parse);
                     self.out.extend_from_slice(wire);
                     // Re-using a live name fails upstream and the original statement stays:
@@ -239,8 +279,13 @@ impl<'a> Frontend<'a> {
                     .map(|p| (Arc::clone(&p.text), Arc::clone(&p.judgement)));
                 match prepared {
                     Some((text, judgement)) => {
-                        if self.admit(&text, &judgement, false, upstream).await? {
-                            self.out.extend_from_slice(wire);
+                        match self.admit(&text, &judgement, false, upstream).await? {
+                            Admit::Forward => self.out.extend_from_slice(wire),
+                            Admit::Replaced => {}
+                            Admit::Hold(waiting) => {
+                                let held = Held::new(waiting, wire, text, judgement, false);
+                                return Ok(Flow::Hold(Box::new(held)));
+                            }
                         }
                     }
                     None => {
@@ -263,7 +308,7 @@ impl<'a> Frontend<'a> {
                 self.shared.lock().items.push_back(Item::Sync);
                 self.out.extend_from_slice(wire);
             }
-            FrontendMessage::Terminate => return Ok(false),
+            FrontendMessage::Terminate => return Ok(Flow::Stop),
             FrontendMessage::FunctionCall { oid } => {
                 self.ready_expected += 1;
                 let text = format!("-- fast-path function call of oid {oid}");
@@ -286,7 +331,7 @@ impl<'a> Frontend<'a> {
                 return Err(SessionError::Unexpected(char::from(tag)));
             }
         }
-        Ok(true)
+        Ok(Flow::Next)
     }
 
     fn judge(&mut self, sql: &str, protocol: Protocol) -> Judgement {
@@ -311,30 +356,47 @@ impl<'a> Frontend<'a> {
         record
     }
 
-    /// Decides how a statement is recorded and forwards nothing itself: `true` means the
-    /// caller forwards the message; `false` means it was denied (and replaced) instead.
+    /// Decides what becomes of a statement by its verdict; forwards nothing itself.
     async fn admit<W: AsyncWrite + Unpin>(
         &mut self,
         text: &str,
         judgement: &Judgement,
         simple: bool,
         upstream: &mut W,
-    ) -> Result<bool, SessionError> {
-        if judgement.decision.verdict != Verdict::Allow {
-            let error = denial::error_for(&judgement.decision);
-            self.deny(text, judgement, error, simple).await?;
-            return Ok(false);
+    ) -> Result<Admit, SessionError> {
+        match judgement.decision.verdict {
+            Verdict::Deny => {
+                let error = denial::error_for(&judgement.decision);
+                self.deny(text, judgement, error, simple).await?;
+                Ok(Admit::Replaced)
+            }
+            Verdict::Review => self.review(text, judgement, simple, upstream).await,
+            Verdict::Allow => self.execute(text, judgement, simple, None, upstream).await,
         }
+    }
+
+    /// Records a statement that may run (allowed, or approved under request `approval`) as
+    /// its durability requires, and queues its bookkeeping: `Forward` means the caller
+    /// forwards the message; `Replaced` means it could not be recorded and fails instead.
+    async fn execute<W: AsyncWrite + Unpin>(
+        &mut self,
+        text: &str,
+        judgement: &Judgement,
+        simple: bool,
+        approval: Option<RequestId>,
+        upstream: &mut W,
+    ) -> Result<Admit, SessionError> {
         if !self.state.audit.is_healthy() {
             self.refuse_unrecorded(simple, "the audit store is failing");
-            return Ok(false);
+            return Ok(Admit::Replaced);
         }
         let effect = judgement.effect;
         let in_block = self.in_transaction_block();
         let barrier = effect.transaction_control || (effect.writes && !in_block);
         let record_now = (effect.writes && (!in_block || effect.transaction_control))
             || (!effect.writes && self.state.durability == Durability::Strict);
-        let record = self.record_for(text, judgement, simple);
+        let mut record = self.record_for(text, judgement, simple);
+        record.approval = approval;
         let statement = self.statements_decided;
         if barrier || record_now {
             self.flush(upstream).await.map_err(SessionError::from)?;
@@ -358,7 +420,7 @@ impl<'a> Frontend<'a> {
         if let Err(error) = waited {
             tracing::error!(%error, session = %self.shared.session, "audit record not durable; statement refused");
             self.refuse_unrecorded(simple, "its audit record could not be stored");
-            return Ok(false);
+            return Ok(Admit::Replaced);
         }
         if effect.transaction_control {
             self.barrier_ready = self.ready_expected + u64::from(!simple);
@@ -373,7 +435,7 @@ impl<'a> Frontend<'a> {
             bytes: 0,
             sqlstate: None,
         }));
-        Ok(true)
+        Ok(Admit::Forward)
     }
 
     /// Everything recorded so far in the session becomes durable (deferred records are
@@ -416,7 +478,14 @@ impl<'a> Frontend<'a> {
         error: Vec<u8>,
         simple: bool,
     ) -> Result<(), SessionError> {
-        let mut record = self.record_for(text, judgement, simple);
+        let record = self.record_for(text, judgement, simple);
+        self.record_not_run(record).await;
+        self.substitute(error, simple);
+        Ok(())
+    }
+
+    /// Records a statement that does not run (nothing waits for the record).
+    async fn record_not_run(&self, mut record: DecisionRecord) {
         record.outcome = Some(airlock_audit::Outcome::NotRun);
         if let Err(write) = self
             .state
@@ -424,10 +493,8 @@ impl<'a> Frontend<'a> {
             .enqueue_lazy(record::decision(record))
             .await
         {
-            tracing::error!(error = %write, "audit record of a denial not stored");
+            tracing::error!(error = %write, "audit record of a statement that did not run not stored");
         }
-        self.substitute(error, simple);
-        Ok(())
     }
 
     /// Refuses a statement that cannot be recorded (fail closed): nothing runs.

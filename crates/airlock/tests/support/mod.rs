@@ -18,18 +18,26 @@ pub mod tls;
 
 pub const KEY: &str = "alk_test_key_for_alice";
 pub const BOT_KEY: &str = "alk_test_key_for_bot";
+/// Approvers: carol (group `dba`), dave (group `sre`), erin (both groups).
+pub const CAROL_KEY: &str = "alk_test_key_for_carol";
+pub const DAVE_KEY: &str = "alk_test_key_for_dave";
+pub const ERIN_KEY: &str = "alk_test_key_for_erin";
 /// The upstream password the gateway is given; trust authentication ignores it, and no
 /// client may ever see it.
 pub const UPSTREAM_SECRET: &str = "upstream-secret-never-shown-7f3a";
 
 pub struct Gateway {
     pub port: u16,
+    /// The HTTP listener (approvals API).
+    pub http_port: u16,
     pub data: tempfile::TempDir,
     /// The configuration the gateway runs, as a file for the CLI (`airlock keys …`).
     pub config_file: std::path::PathBuf,
     pub state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    http_stop: Option<oneshot::Sender<()>>,
+    http_server: Option<JoinHandle<()>>,
     writer: Option<airlock_store::WriterTask>,
 }
 
@@ -45,6 +53,10 @@ pub struct Options {
     pub connection: String,
     /// Where the connection points instead of the local PostgreSQL.
     pub upstream: Option<Target>,
+    /// Lines of the `[approvals]` table.
+    pub approvals: String,
+    /// Run on an existing data directory (a restart) instead of a new one.
+    pub data: Option<tempfile::TempDir>,
 }
 
 /// An upstream server for the gateway's connection: another gateway, for instance.
@@ -66,6 +78,8 @@ impl Default for Options {
             listener: String::new(),
             connection: String::new(),
             upstream: None,
+            approvals: String::new(),
+            data: None,
         }
     }
 }
@@ -75,6 +89,10 @@ pub fn verifier(key: &str) -> String {
 }
 
 pub fn config_text(data: &Path, port: u16, options: &Options) -> String {
+    config_text_http(data, port, None, options)
+}
+
+pub fn config_text_http(data: &Path, port: u16, http: Option<u16>, options: &Options) -> String {
     let policy = match &options.policy {
         Some(text) => {
             let file = data.join("team.cedar");
@@ -100,11 +118,14 @@ durability = "{durability}"
 read_window_ms = 10
 [policy]
 {policy}
+[approvals]
+{approvals}
 [[listeners]]
 name = "pg"
 protocol = "postgres"
 address = "127.0.0.1:{port}"
 {listener}
+{http}
 [[connections]]
 name = "local"
 kind = "postgres"
@@ -125,7 +146,29 @@ id = "bot"
 kind = "agent"
 acting_for = "alice"
 api_keys = ["{bot}"]
+[[identities]]
+id = "carol"
+kind = "human"
+groups = ["dba"]
+api_keys = ["{carol}"]
+[[identities]]
+id = "dave"
+kind = "human"
+groups = ["sre"]
+api_keys = ["{dave}"]
+[[identities]]
+id = "erin"
+kind = "human"
+groups = ["dba", "sre"]
+api_keys = ["{erin}"]
 "#,
+        approvals = options.approvals,
+        http = http.map_or(String::new(), |port| format!(
+            "[[listeners]]\nname = \"http\"\nprotocol = \"http\"\naddress = \"127.0.0.1:{port}\"\n"
+        )),
+        carol = verifier(CAROL_KEY),
+        dave = verifier(DAVE_KEY),
+        erin = verifier(ERIN_KEY),
         data = data.join("data").display().to_string(),
         durability = options.durability,
         listener = options.listener,
@@ -150,17 +193,32 @@ impl Gateway {
         Self::with(Options::default()).await
     }
 
-    pub async fn with(options: Options) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let text = config_text(data.path(), 0, &options);
+    pub async fn with(mut options: Options) -> Self {
+        let data = match options.data.take() {
+            Some(data) => data,
+            None => tempfile::tempdir().unwrap(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_port = http.local_addr().unwrap().port();
+        let text = config_text_http(data.path(), port, Some(http_port), &options);
         let config_file = data.path().join("airlock.toml");
         std::fs::write(&config_file, &text).unwrap();
         let config = Config::load(&config_file).unwrap();
         let settings = Arc::new(ListenerSettings::load(&config.listeners[0]).unwrap());
+        let http_settings = Arc::new(ListenerSettings::load(&config.listeners[1]).unwrap());
         let (state, writer) = State::start(&config, options.limits.clone()).await.unwrap();
         let state = Arc::new(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (http_stop, http_stopped) = oneshot::channel::<()>();
+        let http_server = tokio::spawn(airlock_server::serve_http(
+            Arc::clone(&state),
+            http,
+            http_settings,
+            async {
+                let _ = http_stopped.await;
+            },
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(airlock_server::serve(
             Arc::clone(&state),
@@ -172,11 +230,14 @@ impl Gateway {
         ));
         Self {
             port,
+            http_port,
             data,
             config_file,
             state,
             stop: Some(stop),
             server: Some(server),
+            http_stop: Some(http_stop),
+            http_server: Some(http_server),
             writer: Some(writer),
         }
     }
@@ -210,10 +271,24 @@ impl Gateway {
                 .unwrap()
                 .unwrap();
         }
+        if let Some(stop) = self.http_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.http_server.take() {
+            tokio::time::timeout(Duration::from_secs(60), server)
+                .await
+                .unwrap()
+                .unwrap();
+        }
         self.state.audit.close().await.unwrap();
         if let Some(writer) = self.writer.take() {
             writer.join().await.unwrap();
         }
+    }
+
+    /// The data directory, to start another gateway on it (after [`Gateway::stop`]).
+    pub fn into_data(self) -> tempfile::TempDir {
+        self.data
     }
 
     pub fn data_dir(&self) -> std::path::PathBuf {

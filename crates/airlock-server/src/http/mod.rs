@@ -1,0 +1,114 @@
+//! The HTTP listener: the approvals API (`/v1/approvals`, described by `/v1/openapi.json`).
+//! HTTP/1.1 over plain TCP or TLS (from the first byte); every API request carries an
+//! identity's API key (`Authorization: Basic`, the identity and key as user and password),
+//! and the caller is whoever the key belongs to, never what the body says.
+
+mod api;
+mod auth;
+mod reply;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::listener::ListenerSettings;
+use crate::state::State;
+
+/// Time a client gets to send a request's headers (and to finish a TLS handshake).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Serves HTTP on `listener` until `shutdown` resolves, then lets open requests finish (for
+/// up to the drain deadline) and closes idle connections.
+pub async fn serve_http(
+    state: Arc<State>,
+    listener: TcpListener,
+    settings: Arc<ListenerSettings>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let state = Arc::clone(&state);
+                    let settings = Arc::clone(&settings);
+                    let stopped = stopped.clone();
+                    connections.spawn(connection(state, settings, tcp, peer, stopped));
+                }
+                Err(error) => {
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(state.limits.drain_deadline, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.shutdown().await;
+    }
+}
+
+async fn connection(
+    state: Arc<State>,
+    settings: Arc<ListenerSettings>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    stopped: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    match settings.acceptor() {
+        None => serve_io(state, TokioIo::new(tcp), peer, stopped).await,
+        Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => serve_io(state, TokioIo::new(tls), peer, stopped).await,
+            Ok(Err(error)) => debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => debug!(%peer, "TLS handshake timed out"),
+        },
+    }
+}
+
+async fn serve_io<I>(state: Arc<State>, io: I, peer: SocketAddr, mut stopped: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(api::handle(&state, request, peer).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(io, service);
+    tokio::pin!(connection);
+    if *stopped.borrow() {
+        connection.as_mut().graceful_shutdown();
+    }
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = served {
+        info!(%peer, %error, "HTTP connection ended with an error");
+    }
+}
