@@ -35,8 +35,8 @@ pub struct ApprovalsConfig {
     pub hold_timeout: Duration,
     /// How often a held session is reminded with a NOTICE (`notice_interval_seconds`, 30).
     pub notice_interval: Duration,
-    /// Where humans open the web inbox, named in NOTICEs and messages; without it, the
-    /// address of the first `http` listener.
+    /// Where humans open the web inbox, named in NOTICEs and messages; without it, they name
+    /// the `airlock approvals` command and the first `http` listener's URL.
     pub inbox_url: Option<String>,
 }
 

@@ -9,6 +9,7 @@ use airlock_pg::{Severity, encode_error, encode_notice};
 
 use crate::approvals::ApprovalsError;
 use crate::denial::DENIED;
+use crate::state::ApprovalSettings;
 
 /// SQLSTATE `query_canceled`: the client withdrew the request (Ctrl-C).
 const CANCELED: &str = "57014";
@@ -17,22 +18,24 @@ const SHUTDOWN: &str = "57P01";
 const RETRY_HINT: &str = "once it is approved, send the identical statement again (same identity \
                           and connection) to run it once";
 
-/// Where humans decide: the web inbox page of the request, or the CLI command.
-pub fn approve_at(inbox: Option<&str>, id: RequestId) -> String {
-    match inbox {
-        Some(base) => format!("approve at {base}/approvals/{id}"),
-        None => format!("approve with `airlock approvals approve {id}`"),
+/// Where humans decide: the web inbox page of the request (`inbox_url`), or the CLI command
+/// against the gateway's HTTP API.
+pub fn approve_at(settings: &ApprovalSettings, id: RequestId) -> String {
+    match (&settings.inbox, &settings.api) {
+        (Some(base), _) => format!("approve at {base}/approvals/{id}"),
+        (None, Some(api)) => format!("approve with `airlock approvals approve {id} --url {api}`"),
+        (None, None) => format!("approve with `airlock approvals approve {id}`"),
     }
 }
 
 /// The NOTICE a held statement's session gets at once and then periodically.
-pub fn notice(request: &Request, inbox: Option<&str>, waited: Option<Duration>) -> Vec<u8> {
+pub fn notice(request: &Request, settings: &ApprovalSettings, waited: Option<Duration>) -> Vec<u8> {
     let message = format!(
         "approval required by rule `{}`: request {} sent to {}; {}",
         request.context().rule,
         request.id(),
         who_approves(request.approval()),
-        approve_at(inbox, request.id())
+        approve_at(settings, request.id())
     );
     let hint = match waited {
         None => {
@@ -52,7 +55,7 @@ pub fn notice(request: &Request, inbox: Option<&str>, waited: Option<Duration>) 
 }
 
 /// Retry mode: the statement fails at once, naming its request.
-pub fn retry(request: &Request, inbox: Option<&str>) -> Vec<u8> {
+pub fn retry(request: &Request, settings: &ApprovalSettings) -> Vec<u8> {
     let message = format!(
         "approval required by airlock rule `{}`: {}; request {} sent to {}",
         request.context().rule,
@@ -60,7 +63,7 @@ pub fn retry(request: &Request, inbox: Option<&str>) -> Vec<u8> {
         request.id(),
         who_approves(request.approval()),
     );
-    let hint = format!("{}; {RETRY_HINT}", approve_at(inbox, request.id()));
+    let hint = format!("{}; {RETRY_HINT}", approve_at(settings, request.id()));
     error(DENIED, &message, Some(&hint))
 }
 

@@ -50,8 +50,10 @@ pub struct ApprovalSettings {
     pub mode: ApprovalMode,
     pub hold_timeout: Duration,
     pub notice_interval: Duration,
-    /// The web inbox's base URL, named in NOTICEs and errors.
+    /// The web inbox's base URL (`inbox_url`), named in NOTICEs and errors.
     pub inbox: Option<String>,
+    /// The first HTTP listener's URL, for the `airlock approvals` command named instead.
+    pub api: Option<String>,
 }
 
 /// Bounds on what one client can make the gateway hold or wait for.
@@ -220,22 +222,20 @@ impl State {
 impl ApprovalSettings {
     fn of(config: &Config) -> Self {
         let approvals = &config.approvals;
-        // Without a configured URL, the first HTTP listener's address.
-        let inbox = approvals.inbox_url.clone().or_else(|| {
-            config
-                .listeners
-                .iter()
-                .find(|l| l.protocol == ListenerProtocol::Http)
-                .map(|l| {
-                    let scheme = if l.tls.is_some() { "https" } else { "http" };
-                    format!("{scheme}://{}", l.address)
-                })
-        });
+        let api = config
+            .listeners
+            .iter()
+            .find(|l| l.protocol == ListenerProtocol::Http)
+            .map(|l| {
+                let scheme = if l.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", l.address)
+            });
         Self {
             mode: approvals.mode,
             hold_timeout: approvals.hold_timeout,
             notice_interval: approvals.notice_interval,
-            inbox,
+            inbox: approvals.inbox_url.clone(),
+            api,
         }
     }
 

@@ -278,7 +278,7 @@ fn config_validate_and_keys_create() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/airlock.toml");
     let ok = airlock(&["config", "validate", example]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    assert!(stdout(&ok).starts_with("ok: 1 listener(s), 1 connection(s), 2 identit(ies)"));
+    assert!(stdout(&ok).starts_with("ok: 2 listener(s), 1 connection(s), 2 identit(ies)"));
 
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");

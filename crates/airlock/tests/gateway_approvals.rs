@@ -189,7 +189,7 @@ async fn a_held_psql_statement_runs_once_another_human_approves_it() {
     let id = request_id(&notice);
     assert!(
         notice.contains(&format!(
-            "approve at http://127.0.0.1:{}/approvals/{id}",
+            "approve with `airlock approvals approve {id} --url http://127.0.0.1:{}`",
             gw.http_port
         )),
         "{notice}"

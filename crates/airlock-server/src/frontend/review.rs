@@ -102,8 +102,7 @@ impl Frontend<'_> {
             }) => match self.approval_mode {
                 ApprovalMode::Hold => Ok(Admit::Hold(Waiting { request, updates })),
                 ApprovalMode::Retry => {
-                    let inbox = self.state.approval.inbox.as_deref();
-                    let error = approval_wire::retry(&request, inbox);
+                    let error = approval_wire::retry(&request, &self.state.approval);
                     self.refuse(text, judgement, simple, error, Some(request.id()))
                         .await;
                     Ok(Admit::Replaced)
@@ -190,14 +189,13 @@ impl Frontend<'_> {
             return Err(Interrupted::Shutdown);
         }
         let settings = &self.state.approval;
-        let inbox = settings.inbox.as_deref();
         let started = Instant::now();
         let deadline = started + settings.hold_timeout;
         let mut cancels = self.shared.cancels.subscribe();
         let mut reminders =
             interval_at(started + settings.notice_interval, settings.notice_interval);
         self.shared
-            .send_to_client(&approval_wire::notice(&waiting.request, inbox, None));
+            .send_to_client(&approval_wire::notice(&waiting.request, settings, None));
         loop {
             let request = Arc::clone(&waiting.updates.borrow_and_update());
             if !matches!(request.state(), State::Pending) {
@@ -221,7 +219,7 @@ impl Frontend<'_> {
                 () = sleep_until(deadline) => return Err(Interrupted::TimedOut),
                 _ = reminders.tick() => {
                     let waited = Some(started.elapsed());
-                    self.shared.send_to_client(&approval_wire::notice(&request, inbox, waited));
+                    self.shared.send_to_client(&approval_wire::notice(&request, settings, waited));
                 }
                 _ = cancels.changed() => return Err(Interrupted::Canceled),
                 read = buf.fill(client), if room => match read {
