@@ -78,7 +78,11 @@ async fn allowed_statements_return_what_the_database_returns() {
 #[tokio::test]
 async fn a_denied_statement_is_42501_and_changes_nothing() {
     table("gw_denied", 5).await;
-    let gateway = Gateway::start().await;
+    let gateway = Gateway::with(support::Options {
+        approvals: "mode = \"retry\"".into(),
+        ..support::Options::default()
+    })
+    .await;
     let client = gateway.connect().await;
     let error = client
         .simple_query("DELETE FROM gw_denied")
@@ -108,7 +112,8 @@ async fn a_denied_statement_is_42501_and_changes_nothing() {
     let error = client.prepare("DROP TABLE gw_denied").await.unwrap_err();
     assert_eq!(sqlstate(&error), "42501");
     assert_eq!(count("gw_denied").await, 5);
-    // Review decisions are refused with the approval wording until approvals land.
+    // In retry mode a review fails at once, naming its approval request (gateway_approvals.rs
+    // covers holding and approving).
     let error = client
         .simple_query("CREATE TABLE gw_review (a int)")
         .await
