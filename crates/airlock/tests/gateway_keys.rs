@@ -96,7 +96,8 @@ async fn every_key_works_until_revoked_and_only_for_its_identity() {
 
     let list = keys(&gateway, &["list"]).await;
     let text = String::from_utf8_lossy(&list.stdout);
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // A header and one line per key: alice 2, bot, and the approvers carol, dave, erin.
+    assert_eq!(text.lines().count(), 7, "{text}");
     assert!(text.contains(&format!("{}  active", key_id(KEY))), "{text}");
     assert!(text.contains("Z: laptop lost"), "{text}");
     for key in [KEY, SECOND_KEY, BOT_KEY] {
