@@ -105,10 +105,16 @@ pub fn ended(request: &Request) -> Vec<u8> {
             &format!("canceling statement: approval request {id} was withdrawn"),
             None,
         ),
-        State::Executed { .. } | State::Pending | State::Approved { .. } => error(
+        State::Executed { .. } => error(
             DENIED,
             &format!("the grant of request {id} was already used"),
             Some("send the statement again to open a new request"),
+        ),
+        // Still open: the wait ended for another reason, and the statement did not run.
+        State::Pending | State::Approved { .. } => error(
+            DENIED,
+            &format!("request {id} is still open; the statement was not run"),
+            Some(RETRY_HINT),
         ),
     }
 }
@@ -148,4 +154,76 @@ fn error(code: &str, message: &str, hint: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     encode_error(&mut out, Severity::Error, code, message, None, hint);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_approval::{Lifetimes, NewRequest, RequestContext};
+    use airlock_model::{Approval, Identity, IdentityKind, Name};
+    use airlock_pg::{Decoded, Frame, decode_frame, parse_error};
+
+    fn fields(bytes: &[u8]) -> airlock_pg::ErrorFields {
+        let Ok(Decoded::Complete(frame, _)) = decode_frame(bytes, 1 << 20) else {
+            panic!("not one whole message")
+        };
+        parse_error(&Frame {
+            tag: frame.tag,
+            body: frame.body,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_request_still_open_is_never_described_as_used_or_decided() {
+        let new = NewRequest {
+            id: RequestId::from_bytes([1; 16]),
+            requester: Identity {
+                kind: IdentityKind::Human,
+                id: Name::new("alice").unwrap(),
+                groups: Default::default(),
+                acting_for: None,
+            },
+            connection: Name::new("local").unwrap(),
+            text: "CREATE TABLE t (id int)".into(),
+            context: RequestContext {
+                rule: Name::new("pg-schema-change").unwrap(),
+                message: "this statement changes the schema".into(),
+                statement_kinds: Vec::new(),
+                objects: Vec::new(),
+                estimated_rows: None,
+            },
+            approval: Approval::default(),
+        };
+        let request =
+            Request::open(new, Lifetimes::default(), time::OffsetDateTime::now_utc()).request;
+        let error = fields(&ended(&request));
+        assert_eq!(error.code, "42501");
+        assert_eq!(
+            error.message,
+            format!(
+                "request {} is still open; the statement was not run",
+                request.id()
+            )
+        );
+        let settings = ApprovalSettings {
+            mode: airlock_config::ApprovalMode::Retry,
+            hold_timeout: Duration::from_secs(1),
+            notice_interval: Duration::from_secs(1),
+            inbox: None,
+            api: Some("http://127.0.0.1:8080".into()),
+        };
+        let retry = fields(&retry(&request, &settings));
+        assert!(
+            retry
+                .message
+                .starts_with("approval required by airlock rule `pg-schema-change`"),
+            "{}",
+            retry.message
+        );
+        assert!(retry.hint.unwrap().starts_with(&format!(
+            "approve with `airlock approvals approve {} --url http://127.0.0.1:8080`",
+            request.id()
+        )));
+    }
 }

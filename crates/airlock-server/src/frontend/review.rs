@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use airlock_approval::{Binding, Request, RequestContext, RequestId, State};
 use airlock_config::ApprovalMode;
-use airlock_model::{Approval, Facts, Protocol, TextHash};
+use airlock_model::{Approval, Facts, TextHash};
 use airlock_policy::Judgement;
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -22,7 +22,7 @@ use tokio::time::{Instant, interval_at, sleep_until};
 
 use super::{Admit, End, Frontend};
 use crate::approval_wire;
-use crate::approvals::{Ask, Opened};
+use crate::approvals::{ApprovalsError, Ask, Opened};
 use crate::framed::ReadBuf;
 
 /// A held client reads no further than this while it waits (what it sends meanwhile runs
@@ -71,6 +71,8 @@ enum Interrupted {
     UpstreamGone,
     Shutdown,
     TimedOut,
+    /// An approval step (recording the expiry) failed: the statement cannot wait safely.
+    Failed(ApprovalsError),
 }
 
 impl Frontend<'_> {
@@ -206,14 +208,16 @@ impl Frontend<'_> {
             tokio::select! {
                 changed = waiting.updates.changed() => {
                     if changed.is_err() {
-                        return Err(Interrupted::UpstreamGone);
+                        // Requests are never removed; fail closed if one ever is.
+                        let gone = ApprovalsError::NotFound(request.id().to_string());
+                        return Err(Interrupted::Failed(gone));
                     }
                 }
                 () = sleep_until(expiry) => {
                     // Records the expiry; the update wakes this loop.
                     if let Err(error) = self.state.approvals.expire(request.id()).await {
                         tracing::error!(%error, request = %request.id(), "expiry not recorded");
-                        return Err(Interrupted::TimedOut);
+                        return Err(Interrupted::Failed(error));
                     }
                 }
                 () = sleep_until(deadline) => return Err(Interrupted::TimedOut),
@@ -237,26 +241,25 @@ impl Frontend<'_> {
     async fn interrupted(&self, id: RequestId, why: Interrupted) -> Result<Vec<u8>, End> {
         let withdraw = |reason: &'static str| async move {
             let who = &self.shared.identity;
-            if let Err(error) = self.state.approvals.withdraw(id, who, reason).await {
+            let withdrawn = self.state.approvals.withdraw(id, who, reason).await;
+            if let Err(error) = &withdrawn {
                 tracing::warn!(%error, request = %id, "held request not withdrawn");
             }
+            withdrawn
         };
         match why {
-            Interrupted::Canceled => {
-                withdraw("canceled by the client").await;
-                let request = self.state.approvals.get(id).await;
-                Ok(match request {
-                    Ok(request) => approval_wire::ended(&request),
-                    Err(failure) => approval_wire::failed(&failure),
-                })
-            }
+            // Not withdrawn (decided meanwhile, or not recorded): the client is told why.
+            Interrupted::Canceled => Ok(match withdraw("canceled by the client").await {
+                Ok(request) => approval_wire::ended(&request),
+                Err(failure) => approval_wire::failed(&failure),
+            }),
             Interrupted::ClientGone => {
-                withdraw("the client disconnected").await;
+                let _ = withdraw("the client disconnected").await;
                 self.shared.close_client(None);
                 Err(End::ClientClosed)
             }
             Interrupted::UpstreamGone => {
-                withdraw("the session's upstream connection closed").await;
+                let _ = withdraw("the session's upstream connection closed").await;
                 Err(End::UpstreamGone)
             }
             Interrupted::Shutdown => Ok(approval_wire::shutting_down(id)),
@@ -264,6 +267,7 @@ impl Frontend<'_> {
                 id,
                 self.state.approval.hold_timeout,
             )),
+            Interrupted::Failed(failure) => Ok(approval_wire::failed(&failure)),
         }
     }
 
@@ -285,11 +289,7 @@ impl Frontend<'_> {
     /// What the approvers see besides the text: the rule, what kinds of statements and
     /// which objects.
     fn ask(&mut self, text: &str, judgement: &Judgement, simple: bool) -> Ask {
-        self.command.protocol = if simple {
-            Protocol::PgSimple
-        } else {
-            Protocol::PgExtended
-        };
+        self.command.protocol = super::protocol(simple);
         text.clone_into(&mut self.command.text);
         let Facts::Sql(facts) = self.checkpoint.facts(&self.command);
         let mut statement_kinds = Vec::new();
