@@ -81,6 +81,27 @@ async fn vote(
     .await
 }
 
+/// Approves as `who` and checks the request's state afterwards; returns the request.
+async fn approve_expecting(gw: &Gateway, who: (&str, &str), id: &str, state: &str) -> Value {
+    let (status, body) = vote(gw, who, id, "approve", None).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some(state)),
+        "{who:?}: {body}"
+    );
+    body
+}
+
+/// Approves as `who` and checks that it is refused with `status` and `code`.
+async fn approve_refused(gw: &Gateway, who: (&str, &str), id: &str, status: u16, code: &str) {
+    let (got, body) = vote(gw, who, id, "approve", None).await;
+    assert_eq!(
+        (got, body["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{who:?}: {body}"
+    );
+}
+
 /// The request id in a message (`… request apr_… …`).
 fn request_id(text: &str) -> String {
     let start = text
@@ -322,9 +343,7 @@ async fn a_held_statement_whose_request_expires_fails_and_late_votes_are_refused
         "{error}"
     );
     psql.finish().await;
-    let (status, body) = vote(&gw, ("carol", CAROL_KEY), &id, "approve", None).await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "expired");
+    approve_refused(&gw, ("carol", CAROL_KEY), &id, 409, "expired").await;
     assert!(!exists("appr_expired").await);
 }
 
@@ -360,24 +379,10 @@ async fn votes_follow_the_rules_and_a_grant_runs_exactly_its_statement_once() {
         (("carol", "alk_wrong_key"), 401, "unauthorized"),
     ];
     for (who, status, code) in refusals {
-        let (got, body) = vote(&gw, who, &id, "approve", None).await;
-        assert_eq!(
-            (got, body["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{who:?}: {body}"
-        );
+        approve_refused(&gw, who, &id, status, code).await;
     }
-    let (status, body) = vote(&gw, ("carol", CAROL_KEY), &id, "approve", None).await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
-    let (status, body) = vote(&gw, ("erin", ERIN_KEY), &id, "approve", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("already_approved"))
-    );
+    approve_expecting(&gw, ("carol", CAROL_KEY), &id, "approved").await;
+    approve_refused(&gw, ("erin", ERIN_KEY), &id, 409, "already_approved").await;
 
     // A different text is not what was approved: it opens its own request and does not run.
     let other = alice
@@ -412,12 +417,7 @@ async fn votes_follow_the_rules_and_a_grant_runs_exactly_its_statement_once() {
 
     // The human an agent acts for cannot approve the agent's request.
     let bot_id = request_id(&support::message(&by_bot));
-    let (status, body) = vote(&gw, ("alice", KEY), &bot_id, "approve", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("principal_of_agent")),
-        "{body}"
-    );
+    approve_refused(&gw, ("alice", KEY), &bot_id, 403, "principal_of_agent").await;
     drop_table("appr_other").await;
 }
 
@@ -444,28 +444,13 @@ when { context.stmt.kind == "create" };
     let id = request_id(&support::message(
         &alice.batch_execute(statement).await.unwrap_err(),
     ));
-    let (status, body) = vote(&gw, ("erin", ERIN_KEY), &id, "approve", None).await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (200, Some("pending")),
-        "{body}"
-    );
-    let (status, body) = vote(&gw, ("erin", ERIN_KEY), &id, "approve", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("already_voted")),
-        "{body}"
-    );
+    approve_expecting(&gw, ("erin", ERIN_KEY), &id, "pending").await;
+    approve_refused(&gw, ("erin", ERIN_KEY), &id, 409, "already_voted").await;
     assert!(
         alice.batch_execute(statement).await.is_err(),
         "one human is not a quorum of two"
     );
-    let (status, body) = vote(&gw, ("dave", DAVE_KEY), &id, "approve", None).await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (200, Some("approved")),
-        "{body}"
-    );
+    let body = approve_expecting(&gw, ("dave", DAVE_KEY), &id, "approved").await;
     assert_eq!(body["approvals"].as_array().unwrap().len(), 2);
     alice.batch_execute(statement).await.unwrap();
     assert!(exists("appr_quorum").await);
