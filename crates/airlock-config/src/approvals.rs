@@ -1,6 +1,7 @@
 //! The `[approvals]` table: how a reviewed statement waits (hold or retry), how long requests
 //! and grants live, and where the web inbox is.
 
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Table;
@@ -8,6 +9,7 @@ use toml::Table;
 use crate::Problem;
 use crate::fields::Fields;
 use crate::model::{ApprovalMode, ApprovalsConfig};
+use crate::notify;
 
 const DEFAULT_REQUEST_TTL_S: i64 = 3_600;
 const DEFAULT_GRANT_TTL_S: i64 = 900;
@@ -16,7 +18,11 @@ const DEFAULT_NOTICE_INTERVAL_S: i64 = 30;
 /// A week: longer-lived requests and grants stop meaning "this change, now".
 const MAX_TTL_S: i64 = 7 * 24 * 3_600;
 
-pub(crate) fn approvals_config(table: Table, problems: &mut Vec<Problem>) -> ApprovalsConfig {
+pub(crate) fn approvals_config(
+    table: Table,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> ApprovalsConfig {
     let mut f = Fields::new("approvals", table, problems);
     let mode = mode(&mut f, "mode").unwrap_or(ApprovalMode::Hold);
     let request_ttl = seconds(&mut f, "request_ttl_seconds", DEFAULT_REQUEST_TTL_S);
@@ -34,7 +40,17 @@ pub(crate) fn approvals_config(table: Table, problems: &mut Vec<Problem>) -> App
             format!("`{url}` is not an http(s) URL such as `https://airlock.example.com`"),
         );
     }
+    let slack = f.table("slack");
+    let teams = f.table("teams");
+    let webhooks = f.tables("webhooks");
     f.finish();
+    let slack = slack.and_then(|t| notify::slack(t, base, problems));
+    let teams = teams.and_then(|t| notify::teams(t, base, problems));
+    let webhooks = webhooks
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, t)| notify::webhook(format!("approvals.webhooks[{i}]"), t, base, problems))
+        .collect();
     ApprovalsConfig {
         mode,
         request_ttl,
@@ -42,6 +58,9 @@ pub(crate) fn approvals_config(table: Table, problems: &mut Vec<Problem>) -> App
         hold_timeout,
         notice_interval,
         inbox_url,
+        slack,
+        teams,
+        webhooks,
     }
 }
 

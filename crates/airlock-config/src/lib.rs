@@ -6,6 +6,7 @@
 mod approvals;
 mod fields;
 mod model;
+mod notify;
 mod pem;
 mod tls;
 mod validate;
@@ -17,8 +18,9 @@ pub use airlock_pg::ScramVerifier;
 pub use model::{
     ApiKey, ApprovalMode, ApprovalsConfig, AuditConfig, ClientAuth, Config, ConnectionConfig,
     Credentials, Durability, IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig,
-    TlsConfig, UpstreamTls,
+    Secret, SlackConfig, TeamsConfig, TlsConfig, UpstreamTls, WebhookConfig,
 };
+pub use notify::SLACK_API_URL;
 pub use pem::{PemError, read_certificates, read_private_key};
 
 /// One problem in a configuration, at a path such as `connections[0].port`.

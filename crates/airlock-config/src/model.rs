@@ -1,6 +1,6 @@
 //! The validated configuration: every value here has been checked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +38,78 @@ pub struct ApprovalsConfig {
     /// Where humans open the web inbox, named in NOTICEs and messages; without it, they name
     /// the `airlock approvals` command and the first `http` listener's URL.
     pub inbox_url: Option<String>,
+    /// `[approvals.slack]`: requests posted to a channel with Approve/Deny buttons.
+    pub slack: Option<SlackConfig>,
+    /// `[approvals.teams]`: requests posted to a Workflows webhook as Adaptive Cards.
+    pub teams: Option<TeamsConfig>,
+    /// `[[approvals.webhooks]]`: a signed JSON event for every request and decision.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// Slack: where requests are posted and how clicks on their buttons are checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackConfig {
+    /// The channel id (`C…`) messages are posted to.
+    pub channel: String,
+    /// The bot token (`xoxb-…`) for `chat.postMessage` and `chat.update`.
+    pub bot_token: Secret,
+    /// The app's signing secret, which signs every interaction callback.
+    pub signing_secret: Secret,
+    /// Slack's Web API base URL (`https://slack.com/api`; tests point it at a local server).
+    pub api_url: String,
+    /// Slack user id → airlock identity: who a click is (an unmapped user cannot vote).
+    pub users: BTreeMap<String, Name>,
+}
+
+/// Microsoft Teams: a Workflows ("When a Teams webhook request is received") URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamsConfig {
+    /// The URL carries its own signature, so it is a secret.
+    pub webhook_url: Secret,
+}
+
+/// A generic webhook: every request and decision as JSON, signed with HMAC-SHA256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub name: Name,
+    pub url: String,
+    /// The HMAC key the receiver checks `X-Airlock-Signature` with.
+    pub secret: Secret,
+}
+
+/// Where a secret comes from. Never inline in the configuration; never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The value of an environment variable, read when the gateway starts.
+    Env(String),
+    /// The contents of a file (without a trailing newline), read when the gateway starts.
+    File(PathBuf),
+}
+
+impl Secret {
+    /// The secret's value; the error names where it was looked for, never a value.
+    pub fn read(&self) -> Result<String, String> {
+        let value = match self {
+            Self::Env(var) => std::env::var(var)
+                .map_err(|_| format!("environment variable `{var}` is not set"))?,
+            Self::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?,
+        };
+        let value = value.trim_end_matches(['\r', '\n']).to_owned();
+        if value.is_empty() {
+            return Err(format!("{self:?} is empty"));
+        }
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(var) => write!(f, "environment variable `{var}`"),
+            Self::File(path) => write!(f, "file `{}`", path.display()),
+        }
+    }
 }
 
 /// What a session does with a statement that needs approval.

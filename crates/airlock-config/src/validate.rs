@@ -35,7 +35,7 @@ pub(crate) fn config(table: Table, file: &str, base: &Path) -> Result<Config, Ve
     let identities = top.tables("identities");
     let approvals = top.table("approvals");
     top.finish();
-    let approvals = approvals_config(approvals.unwrap_or_default(), &mut problems);
+    let approvals = approvals_config(approvals.unwrap_or_default(), base, &mut problems);
     let audit = audit_config(audit.unwrap_or_default(), &mut problems);
     let policy = policy_config(policy.unwrap_or_default(), base, &mut problems);
     let listeners: Vec<ListenerConfig> = listeners
@@ -356,6 +356,40 @@ fn cross_checks(config: &Config, problems: &mut Vec<Problem>) {
             problems.push(Problem {
                 path: format!("identities[{i}].acting_for"),
                 reason: format!("`{human}` is not a human identity of this configuration"),
+            });
+        }
+    }
+    let approvals = &config.approvals;
+    if let Some(slack) = &approvals.slack {
+        for (slack_user, identity) in &slack.users {
+            if !humans.contains(identity.as_str()) {
+                problems.push(Problem {
+                    path: format!("approvals.slack.users.{slack_user}"),
+                    reason: format!(
+                        "`{identity}` is not a human identity of this configuration (only humans approve)"
+                    ),
+                });
+            }
+        }
+    }
+    let has_http = config
+        .listeners
+        .iter()
+        .any(|l| l.protocol == ListenerProtocol::Http);
+    if approvals.slack.is_some() && !has_http {
+        problems.push(Problem {
+            path: "approvals.slack".into(),
+            reason: "Slack sends button clicks to `/slack/interactions` on an `http` listener; \
+                     add a `[[listeners]]` with `protocol = \"http\"`"
+                .into(),
+        });
+    }
+    let mut seen = HashSet::new();
+    for (i, w) in approvals.webhooks.iter().enumerate() {
+        if !seen.insert(w.name.as_str()) {
+            problems.push(Problem {
+                path: format!("approvals.webhooks[{i}].name"),
+                reason: format!("`{}` is already used by an earlier entry", w.name),
             });
         }
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use airlock_config::{
     ApprovalMode, ClientAuth, Config, ConfigError, Credentials, Durability, ListenerProtocol,
-    ScramVerifier, UpstreamTls,
+    ScramVerifier, Secret, UpstreamTls,
 };
 use airlock_model::KeyId;
 
@@ -344,4 +344,130 @@ fn approvals_settings_are_checked_with_their_paths() {
             found.join("\n")
         );
     }
+}
+
+#[test]
+fn the_notify_example_is_valid_and_names_where_its_secrets_live() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/airlock-notify.toml"
+    );
+    let config = Config::load(Path::new(path)).unwrap();
+    let approvals = &config.approvals;
+    let slack = approvals.slack.as_ref().unwrap();
+    assert_eq!(slack.channel, "C0123456789");
+    assert_eq!(slack.api_url, airlock_config::SLACK_API_URL);
+    assert_eq!(
+        slack.bot_token,
+        Secret::Env("AIRLOCK_SLACK_BOT_TOKEN".into())
+    );
+    assert_eq!(slack.users["U012AB3CD"].as_str(), "alice");
+    assert!(approvals.teams.is_some());
+    assert_eq!(approvals.webhooks[0].name.as_str(), "tickets");
+    // A secret's Debug names where it lives, never a value.
+    assert_eq!(
+        format!("{:?}", slack.signing_secret),
+        "environment variable `AIRLOCK_SLACK_SIGNING_SECRET`"
+    );
+}
+
+#[test]
+fn notify_settings_are_checked_with_their_paths() {
+    let found = problems(
+        r#"
+        [approvals.slack]
+        channel = "C1"
+        bot_token = "xoxb-inline"
+        signing_secret_env = "S"
+        signing_secret_file = "s.txt"
+        api_url = "slack.com/api"
+        [approvals.slack.users]
+        U3 = 7
+        [approvals.teams]
+        [[approvals.webhooks]]
+        name = "hook"
+        url = "https://a.example.com"
+        secret_env = "H"
+        [[approvals.webhooks]]
+        name = "hook"
+        url = "https://b.example.com"
+        secret_file = "hook.secret"
+        [[approvals.webhooks]]
+        name = "other"
+        url = "ftp://hooks.example.com"
+        secret_env = "H"
+        [[identities]]
+        id = "bot"
+        kind = "agent"
+        "#,
+    );
+    let expected = [
+        "approvals.slack.bot_token: secrets are never written in the configuration; use `bot_token_env` or `bot_token_file`",
+        "approvals.slack.signing_secret_env: give either `signing_secret_env` or `signing_secret_file`, not both",
+        "approvals.slack.api_url: `slack.com/api` is not an http(s) URL",
+        "approvals.slack.users.U3: must be an airlock identity's id (a string), got integer",
+        "approvals.teams.webhook_url_env: is required (or `webhook_url_file`)",
+        "approvals.webhooks[2].url: `ftp://hooks.example.com` is not an http(s) URL",
+        "approvals.webhooks[1].name: `hook` is already used by an earlier entry",
+    ];
+    for line in expected {
+        assert!(
+            found.iter().any(|f| f == line),
+            "missing `{line}` in:\n{}",
+            found.join("\n")
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{}", found.join("\n"));
+}
+
+#[test]
+fn slack_users_must_be_human_identities_and_clicks_need_an_http_listener() {
+    let found = problems(
+        r#"
+        [approvals.slack]
+        channel = "C1"
+        bot_token_env = "T"
+        signing_secret_env = "S"
+        [approvals.slack.users]
+        U1 = "nobody"
+        U2 = "bot"
+        U3 = "alice"
+        [[identities]]
+        id = "alice"
+        [[identities]]
+        id = "bot"
+        kind = "agent"
+        "#,
+    );
+    assert_eq!(
+        found,
+        [
+            "approvals.slack.users.U1: `nobody` is not a human identity of this configuration (only humans approve)",
+            "approvals.slack.users.U2: `bot` is not a human identity of this configuration (only humans approve)",
+            "approvals.slack: Slack sends button clicks to `/slack/interactions` on an `http` listener; add a `[[listeners]]` with `protocol = \"http\"`",
+        ]
+    );
+}
+
+#[test]
+fn a_secret_is_read_without_its_trailing_newline_and_an_empty_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("airlock-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "xoxb-123\n").unwrap();
+    assert_eq!(Secret::File(file.clone()).read().unwrap(), "xoxb-123");
+    std::fs::write(&file, "\n").unwrap();
+    let error = Secret::File(file.clone()).read().unwrap_err();
+    assert!(
+        error.contains("is empty") && !error.contains("xoxb"),
+        "{error}"
+    );
+    let error = Secret::Env("AIRLOCK_TEST_UNSET_SECRET_VAR".into())
+        .read()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        "environment variable `AIRLOCK_TEST_UNSET_SECRET_VAR` is not set"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
