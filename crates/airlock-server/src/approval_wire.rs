@@ -18,13 +18,12 @@ const SHUTDOWN: &str = "57P01";
 const RETRY_HINT: &str = "once it is approved, send the identical statement again (same identity \
                           and connection) to run it once";
 
-/// Where humans decide: the web inbox page of the request (`inbox_url`), or the CLI command
-/// against the gateway's HTTP API.
+/// Where humans decide: the request's page in the web inbox, or (with no HTTP listener and no
+/// `inbox_url`) the CLI command.
 pub fn approve_at(settings: &ApprovalSettings, id: RequestId) -> String {
-    match (&settings.inbox, &settings.api) {
-        (Some(base), _) => format!("approve at {base}/approvals/{id}"),
-        (None, Some(api)) => format!("approve with `airlock approvals approve {id} --url {api}`"),
-        (None, None) => format!("approve with `airlock approvals approve {id}`"),
+    match &settings.inbox {
+        Some(base) => format!("approve at {base}/approvals/{id}"),
+        None => format!("approve with `airlock approvals approve {id}`"),
     }
 }
 
@@ -210,8 +209,7 @@ mod tests {
             mode: airlock_config::ApprovalMode::Retry,
             hold_timeout: Duration::from_secs(1),
             notice_interval: Duration::from_secs(1),
-            inbox: None,
-            api: Some("http://127.0.0.1:8080".into()),
+            inbox: Some("http://127.0.0.1:8080".into()),
         };
         let retry = fields(&retry(&request, &settings));
         assert!(
@@ -222,7 +220,7 @@ mod tests {
             retry.message
         );
         assert!(retry.hint.unwrap().starts_with(&format!(
-            "approve with `airlock approvals approve {} --url http://127.0.0.1:8080`",
+            "approve at http://127.0.0.1:8080/approvals/{}",
             request.id()
         )));
     }

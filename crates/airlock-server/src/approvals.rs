@@ -8,11 +8,11 @@
 //! state. They are human-paced; statements that need no review never come here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use airlock_approval::{
-    Ballot, Binding, Lifetimes, NewRequest, Refusal, Request, RequestContext, RequestId, State,
-    Transition,
+    Ballot, Binding, Channel, Delivery, Lifetimes, NewRequest, Refusal, Request, RequestContext,
+    RequestId, State, Transition,
 };
 use airlock_audit::AuditEvent;
 use airlock_model::{Approval, Identity, Name, TextHash};
@@ -20,6 +20,8 @@ use airlock_store::{AuditWriter, SqliteStore, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tracing::{info, warn};
+
+use crate::notify::{Change, Notifier};
 
 /// A reviewed statement asking to run.
 #[derive(Clone, Debug)]
@@ -69,6 +71,8 @@ pub struct Approvals {
     /// held across the audit write; the map below is only locked briefly).
     turn: tokio::sync::Mutex<()>,
     requests: Mutex<HashMap<RequestId, watch::Sender<Arc<Request>>>>,
+    /// Where changes are announced (Slack, Teams, webhooks), once attached.
+    notifier: OnceLock<Notifier>,
 }
 
 impl Approvals {
@@ -96,6 +100,7 @@ impl Approvals {
             lifetimes,
             turn: tokio::sync::Mutex::new(()),
             requests: Mutex::new(requests),
+            notifier: OnceLock::new(),
         })
     }
 
@@ -210,6 +215,24 @@ impl Approvals {
         Ok(all)
     }
 
+    /// Announces every later change through `notifier` (once; a second one is ignored).
+    pub fn attach(&self, notifier: Notifier) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// Records that request `id` was announced on `channel` (delivered or not).
+    pub async fn notified(
+        &self,
+        id: RequestId,
+        channel: Channel,
+        delivery: Delivery,
+    ) -> Result<Arc<Request>, ApprovalsError> {
+        self.transition(id, |request, now| {
+            Ok(request.notified(channel, delivery, now))
+        })
+        .await
+    }
+
     /// Waiters' view of request `id`.
     pub fn subscribe(
         &self,
@@ -264,6 +287,16 @@ impl Approvals {
             None => {
                 requests.insert(request.id(), watch::Sender::new(Arc::clone(&request)));
             }
+        }
+        drop(requests);
+        // Announcing a notice would announce forever; everything else is announced.
+        if name != "notified"
+            && let Some(notifier) = self.notifier.get()
+        {
+            notifier.send(&Change {
+                event: name,
+                request: Arc::clone(&request),
+            });
         }
         Ok(request)
     }

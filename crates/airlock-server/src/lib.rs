@@ -4,6 +4,7 @@
 //! gateways in one process on port 0.
 #![forbid(unsafe_code)]
 
+mod approval_view;
 mod approval_wire;
 mod approvals;
 mod backend;
@@ -16,6 +17,7 @@ mod frontend;
 mod http;
 mod inflight;
 mod listener;
+mod notify;
 mod record;
 mod session;
 mod state;
@@ -36,6 +38,8 @@ pub use approvals::{Approvals, ApprovalsError, Ask, Opened};
 pub use error::{SessionError, StartError};
 pub use http::serve_http;
 pub use listener::ListenerSettings;
+pub use notify::slack::sign as slack_signature;
+pub use notify::webhook::signature as webhook_signature;
 pub use state::{ApprovalSettings, Limits, State};
 pub use tls::{TlsError, check_tls};
 pub use workers::Workers;

@@ -22,6 +22,7 @@ use tokio_rustls::TlsConnector;
 use crate::approvals::Approvals;
 use crate::cancel::CancelMap;
 use crate::error::StartError;
+use crate::notify::{Notifier, NotifySettings, SlackSettings};
 use crate::tls;
 
 /// Shared, read-only (but for the cancel map) state of a running gateway.
@@ -33,8 +34,10 @@ pub struct State {
     pub limits: Limits,
     pub cancels: CancelMap,
     /// Approval requests of reviewed statements, shared by sessions and deciding channels.
-    pub approvals: Approvals,
+    pub approvals: Arc<Approvals>,
     pub approval: ApprovalSettings,
+    /// Slack, when configured: the interaction endpoint checks clicks with its secret.
+    pub slack: Option<Arc<SlackSettings>>,
     /// The audit store, read for key revocations (the writer appends through `audit`).
     store: SqliteStore,
     upstreams: HashMap<String, Arc<Upstream>>,
@@ -50,10 +53,9 @@ pub struct ApprovalSettings {
     pub mode: ApprovalMode,
     pub hold_timeout: Duration,
     pub notice_interval: Duration,
-    /// The web inbox's base URL (`inbox_url`), named in NOTICEs and errors.
+    /// The web inbox's base URL, named in NOTICEs, errors and messages: `inbox_url`, else
+    /// the first HTTP listener's URL (which serves the inbox), else none.
     pub inbox: Option<String>,
-    /// The first HTTP listener's URL, for the `airlock approvals` command named instead.
-    pub api: Option<String>,
 }
 
 /// Bounds on what one client can make the gateway hold or wait for.
@@ -171,7 +173,12 @@ impl State {
         let store = SqliteStore::open(&config.data_dir.join(SqliteStore::FILE_NAME)).await?;
         let (audit, task) = AuditWriter::start(store.clone(), key, WriterConfig::default()).await?;
         let lifetimes = approval_lifetimes(&config.approvals)?;
-        let approvals = Approvals::load(&store, audit.clone(), lifetimes).await?;
+        let approvals = Arc::new(Approvals::load(&store, audit.clone(), lifetimes).await?);
+        let approval = ApprovalSettings::of(config);
+        let notify = NotifySettings::resolve(&config.approvals, approval.inbox.clone())
+            .map_err(StartError::Config)?;
+        let slack = notify.slack.clone();
+        approvals.attach(Notifier::start(notify, &approvals));
         let state = Self {
             policy: Arc::new(policy),
             audit,
@@ -180,7 +187,8 @@ impl State {
             limits,
             cancels: CancelMap::default(),
             approvals,
-            approval: ApprovalSettings::of(config),
+            approval,
+            slack,
             store,
             upstreams,
             identities,
@@ -222,7 +230,7 @@ impl State {
 impl ApprovalSettings {
     fn of(config: &Config) -> Self {
         let approvals = &config.approvals;
-        let api = config
+        let listener = config
             .listeners
             .iter()
             .find(|l| l.protocol == ListenerProtocol::Http)
@@ -234,8 +242,7 @@ impl ApprovalSettings {
             mode: approvals.mode,
             hold_timeout: approvals.hold_timeout,
             notice_interval: approvals.notice_interval,
-            inbox: approvals.inbox_url.clone(),
-            api,
+            inbox: approvals.inbox_url.clone().or(listener),
         }
     }
 

@@ -11,12 +11,11 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{BOT_KEY, CAROL_KEY, DAVE_KEY, ERIN_KEY, Gateway, KEY, Options, direct};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use support::approvals::{Psql, api, drop_table, exists, request_id};
+use support::{BOT_KEY, CAROL_KEY, DAVE_KEY, ERIN_KEY, Gateway, KEY, Options};
 
 /// The `airlock approvals` CLI against the gateway's HTTP listener, as `identity`.
 fn cli(gw: &Gateway, identity: &str, key: &str, args: &[&str]) -> std::process::Output {
@@ -28,39 +27,6 @@ fn cli(gw: &Gateway, identity: &str, key: &str, args: &[&str]) -> std::process::
         .env("AIRLOCK_API_KEY", key)
         .output()
         .unwrap()
-}
-
-/// A raw HTTP/1.1 call to the API; returns the status and the JSON body.
-async fn api(
-    gw: &Gateway,
-    method: &str,
-    path: &str,
-    auth: Option<(&str, &str)>,
-    body: Option<&str>,
-) -> (u16, Value) {
-    use base64::Engine;
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", gw.http_port))
-        .await
-        .unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some((user, key)) = auth {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}"));
-        request.push_str(&format!("Authorization: Basic {token}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    if method == "POST" {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
-        .await
-        .unwrap();
-    let answer = String::from_utf8(answer).unwrap();
-    let status: u16 = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 async fn vote(
@@ -102,97 +68,6 @@ async fn approve_refused(gw: &Gateway, who: (&str, &str), id: &str, status: u16,
     );
 }
 
-/// The request id in a message (`… request apr_… …`).
-fn request_id(text: &str) -> String {
-    let start = text
-        .find("apr_")
-        .unwrap_or_else(|| panic!("no request id in: {text}"));
-    text[start..start + 36].to_owned()
-}
-
-/// psql running `script` through the gateway as alice; its stderr lines arrive on the channel.
-struct Psql {
-    child: tokio::process::Child,
-    stderr: tokio::sync::mpsc::UnboundedReceiver<String>,
-}
-
-impl Psql {
-    fn start(gw: &Gateway, script: &str) -> Self {
-        let mut child = tokio::process::Command::new("psql")
-            .arg(gw.conninfo("alice", KEY))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-At"])
-            .env_remove("PGPASSWORD")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let script = script.to_owned();
-        tokio::spawn(async move {
-            stdin.write_all(script.as_bytes()).await.unwrap();
-        });
-        let (send, stderr) = tokio::sync::mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = send.send(line);
-            }
-        });
-        Self { child, stderr }
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    async fn line_with(&mut self, needle: &str) -> String {
-        let found = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Some(line) = self.stderr.recv().await {
-                if line.contains(needle) {
-                    return line;
-                }
-            }
-            panic!("psql ended without printing `{needle}`");
-        });
-        found
-            .await
-            .unwrap_or_else(|_| panic!("psql did not print `{needle}` in time"))
-    }
-
-    /// Waits for psql to finish; returns its standard output and the rest of its stderr.
-    async fn finish(mut self) -> (String, String) {
-        use tokio::io::AsyncReadExt;
-        let mut out = String::new();
-        let mut stdout = self.child.stdout.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(20), stdout.read_to_string(&mut out))
-            .await
-            .expect("psql did not finish")
-            .unwrap();
-        let _ = self.child.wait().await;
-        let mut rest = Vec::new();
-        while let Ok(line) = self.stderr.try_recv() {
-            rest.push(line);
-        }
-        (out, rest.join("\n"))
-    }
-}
-
-async fn exists(table: &str) -> bool {
-    direct()
-        .await
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn drop_table(table: &str) {
-    direct()
-        .await
-        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_psql_statement_runs_once_another_human_approves_it() {
     drop_table("appr_held").await;
@@ -210,7 +85,7 @@ async fn a_held_psql_statement_runs_once_another_human_approves_it() {
     let id = request_id(&notice);
     assert!(
         notice.contains(&format!(
-            "approve with `airlock approvals approve {id} --url http://127.0.0.1:{}`",
+            "approve at http://127.0.0.1:{}/approvals/{id}",
             gw.http_port
         )),
         "{notice}"

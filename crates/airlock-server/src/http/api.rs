@@ -1,5 +1,6 @@
 //! The routes: `/v1/approvals` (list), `/v1/approvals/{id}` (get), `…/approve` and `…/deny`
-//! (vote), `/v1/openapi.json` (this API's description) and `/healthz`.
+//! (vote), `/v1/openapi.json` (this API's description), `/healthz`, and Slack's
+//! `/slack/interactions`.
 
 use std::net::SocketAddr;
 
@@ -69,6 +70,9 @@ async fn route(state: &State, request: hyper::Request<Incoming>) -> Result<Reply
                 &*state.approvals.get(id).await?,
             ))
         }
+        ["slack", "interactions"] if method == Method::POST => {
+            super::slack::interaction(state, request).await
+        }
         ["v1", "approvals", id, action @ ("approve" | "deny")] if method == Method::POST => {
             let choice = if *action == "approve" {
                 Choice::Approve
@@ -78,9 +82,11 @@ async fn route(state: &State, request: hyper::Request<Incoming>) -> Result<Reply
             let id = request_id(id)?;
             vote(state, request, id, choice).await
         }
-        ["healthz"] | ["v1", "openapi.json"] | ["v1", "approvals"] | ["v1", "approvals", _] => {
-            Err(wrong_method())
-        }
+        ["healthz"]
+        | ["v1", "openapi.json"]
+        | ["v1", "approvals"]
+        | ["v1", "approvals", _]
+        | ["slack", "interactions"] => Err(wrong_method()),
         ["v1", "approvals", _, "approve" | "deny"] => Err(wrong_method()),
         _ => Err(ApiError::NoRoute(path.clone())),
     }

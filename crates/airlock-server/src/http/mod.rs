@@ -1,11 +1,14 @@
-//! The HTTP listener: the approvals API (`/v1/approvals`, described by `/v1/openapi.json`).
-//! HTTP/1.1 over plain TCP or TLS (from the first byte); every API request carries an
-//! identity's API key (`Authorization: Basic`, the identity and key as user and password),
-//! and the caller is whoever the key belongs to, never what the body says.
+//! The HTTP listener: the approvals API (`/v1/approvals`, described by `/v1/openapi.json`),
+//! the web inbox (`/approvals`, `/login`) and Slack's interaction callback
+//! (`/slack/interactions`). HTTP/1.1 over plain TCP or TLS (from the first byte). API calls
+//! carry an identity's API key (`Authorization: Basic`), inbox pages a session cookie, Slack
+//! callbacks Slack's signature; the caller is whoever those prove, never what a body says.
 
 mod api;
 mod auth;
+mod inbox;
 mod reply;
+mod slack;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,15 +40,22 @@ pub async fn serve_http(
 ) {
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let inbox = Arc::new(inbox::Inbox {
+        sessions: inbox::Sessions::default(),
+        secure: settings.acceptor().is_some(),
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
-                    let state = Arc::clone(&state);
+                    let web = Web {
+                        state: Arc::clone(&state),
+                        inbox: Arc::clone(&inbox),
+                    };
                     let settings = Arc::clone(&settings);
                     let stopped = stopped.clone();
-                    connections.spawn(connection(state, settings, tcp, peer, stopped));
+                    connections.spawn(connection(web, settings, tcp, peer, stopped));
                 }
                 Err(error) => {
                     warn!(%error, "accept failed");
@@ -67,8 +77,15 @@ pub async fn serve_http(
     }
 }
 
-async fn connection(
+/// What every request on a listener is served with.
+#[derive(Clone, Debug)]
+struct Web {
     state: Arc<State>,
+    inbox: Arc<inbox::Inbox>,
+}
+
+async fn connection(
+    web: Web,
     settings: Arc<ListenerSettings>,
     tcp: TcpStream,
     peer: SocketAddr,
@@ -76,22 +93,34 @@ async fn connection(
 ) {
     let _ = tcp.set_nodelay(true);
     match settings.acceptor() {
-        None => serve_io(state, TokioIo::new(tcp), peer, stopped).await,
+        None => serve_io(web, TokioIo::new(tcp), peer, stopped).await,
         Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => serve_io(state, TokioIo::new(tls), peer, stopped).await,
+            Ok(Ok(tls)) => serve_io(web, TokioIo::new(tls), peer, stopped).await,
             Ok(Err(error)) => debug!(%peer, %error, "TLS handshake failed"),
             Err(_) => debug!(%peer, "TLS handshake timed out"),
         },
     }
 }
 
-async fn serve_io<I>(state: Arc<State>, io: I, peer: SocketAddr, mut stopped: watch::Receiver<bool>)
+async fn serve_io<I>(web: Web, io: I, peer: SocketAddr, mut stopped: watch::Receiver<bool>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(api::handle(&state, request, peer).await) }
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let web = web.clone();
+        async move {
+            let path = request.uri().path().to_owned();
+            let reply =
+                if path.starts_with("/v1/") || path == "/healthz" || path.starts_with("/slack/") {
+                    api::handle(&web.state, request, peer).await
+                } else {
+                    match inbox::handle(&web.state, &web.inbox, request, peer).await {
+                        Some(reply) => reply,
+                        None => reply::ApiError::NoRoute(path).reply(),
+                    }
+                };
+            Ok::<_, Infallible>(reply)
+        }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())

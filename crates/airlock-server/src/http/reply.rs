@@ -31,6 +31,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("send the body as JSON with `Content-Type: application/json`")]
     NotJson,
+    #[error("the Slack signature is not valid: {0}")]
+    BadSignature(String),
     #[error(transparent)]
     Approval(#[from] ApprovalsError),
 }
@@ -45,6 +47,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Approval(ApprovalsError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Approval(ApprovalsError::Refused(refusal)) => refusal_status(refusal),
             Self::Approval(ApprovalsError::Audit(_) | ApprovalsError::Random(_)) => {
@@ -62,6 +65,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::TooLarge(_) => "too_large",
             Self::NotJson => "not_json",
+            Self::BadSignature(_) => "bad_signature",
             Self::Approval(ApprovalsError::Refused(refusal)) => refusal.code(),
             Self::Approval(ApprovalsError::Audit(_)) => "audit_unavailable",
             Self::Approval(ApprovalsError::Random(_)) => "internal",

@@ -14,7 +14,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
+pub mod approvals;
 pub mod tls;
+pub mod webdriver;
 
 pub const KEY: &str = "alk_test_key_for_alice";
 pub const BOT_KEY: &str = "alk_test_key_for_bot";
