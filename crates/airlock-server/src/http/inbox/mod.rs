@@ -3,32 +3,28 @@
 //! its API keys; every POST must carry the session's CSRF token and, when the browser says
 //! where it comes from (`Origin`, `Sec-Fetch-Site`), come from this site.
 
+mod form;
 mod page;
+mod reply;
 mod session;
 
 use std::net::SocketAddr;
 
 use airlock_approval::{Ballot, Channel, Choice, Request, RequestId};
 use airlock_model::IdentityKind;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HOST, HeaderMap, HeaderValue, LOCATION, SET_COOKIE};
-use hyper::{Method, Response, StatusCode};
+use hyper::header::SET_COOKIE;
+use hyper::{Method, StatusCode};
 use time::OffsetDateTime;
 use tracing::info;
 
+use reply::{Reply, css, html, plain, redirect, set_header};
 use session::Session;
 pub use session::Sessions;
 
-use super::reply::{ApiError, Reply};
+use super::reply::ApiError;
 use crate::client_auth;
 use crate::state::{State, identity_of};
-
-const CSS: &str = include_str!("inbox.css");
-/// Largest form read (a reason, a login).
-const MAX_FORM: usize = 16 * 1024;
-const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The inbox's view of one HTTP listener: its sessions, and whether cookies must be `Secure`.
 #[derive(Debug, Default)]
@@ -86,10 +82,10 @@ async fn login(
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> Reply {
-    if let Some(refusal) = cross_site(request.headers()) {
+    if let Some(refusal) = form::cross_site(request.headers()) {
         return refusal;
     }
-    let form = match form(request).await {
+    let form = match form::read(request).await {
         Ok(form) => form,
         Err(reply) => return reply,
     };
@@ -235,24 +231,12 @@ async fn vote(state: &State, inbox: &Inbox, request: hyper::Request<Incoming>, i
     }
 }
 
-/// A form read from a POST.
-struct Form(Vec<(String, String)>);
-
-impl Form {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A POST from a logged-in session, from this site, with the session's CSRF token.
 async fn authorized_post(
     inbox: &Inbox,
     request: hyper::Request<Incoming>,
-) -> Result<(Session, Form), Reply> {
-    if let Some(refusal) = cross_site(request.headers()) {
+) -> Result<(Session, form::Form), Reply> {
+    if let Some(refusal) = form::cross_site(request.headers()) {
         return Err(refusal);
     }
     let Some(session) = inbox.sessions.find(request.headers()) else {
@@ -261,7 +245,7 @@ async fn authorized_post(
             "your web session has ended; log in again at /login",
         ));
     };
-    let form = form(request).await?;
+    let form = form::read(request).await?;
     if !session::csrf_matches(&session, form.get("csrf").unwrap_or_default()) {
         info!(identity = %session.identity, "web inbox form without the session's CSRF token");
         return Err(plain(
@@ -270,58 +254,6 @@ async fn authorized_post(
         ));
     }
     Ok((session, form))
-}
-
-/// The refusal of a request the browser says comes from another site, if it does.
-fn cross_site(headers: &HeaderMap) -> Option<Reply> {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let refused = || {
-        Some(plain(
-            StatusCode::FORBIDDEN,
-            "cross-site form posts are refused",
-        ))
-    };
-    if let Some(site) = text("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return refused();
-    }
-    if let Some(origin) = text("origin") {
-        let host = text(HOST.as_str()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
-        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
-            return refused();
-        }
-    }
-    None
-}
-
-async fn form(request: hyper::Request<Incoming>) -> Result<Form, Reply> {
-    let is_form = request
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(plain(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the form as application/x-www-form-urlencoded",
-        ));
-    }
-    let bytes: Bytes = Limited::new(request.into_body(), MAX_FORM)
-        .collect()
-        .await
-        .map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large"))?
-        .to_bytes();
-    Ok(Form(
-        form_urlencoded::parse(&bytes)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    ))
 }
 
 /// Where to go after logging in: an inbox path of this site only (no open redirect).
@@ -364,65 +296,6 @@ fn failure(session: &Session, error: &ApiError) -> Reply {
     html(error.status(), page::layout("Error", Some(session), &body))
 }
 
-fn html(status: StatusCode, body: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
-    *reply.status_mut() = status;
-    set_header(
-        &mut reply,
-        hyper::header::CONTENT_TYPE,
-        "text/html; charset=utf-8",
-    );
-    guard(&mut reply);
-    reply
-}
-
-fn plain(status: StatusCode, text: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
-    *reply.status_mut() = status;
-    set_header(
-        &mut reply,
-        hyper::header::CONTENT_TYPE,
-        "text/plain; charset=utf-8",
-    );
-    guard(&mut reply);
-    reply
-}
-
-fn css() -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(CSS.as_bytes())));
-    set_header(
-        &mut reply,
-        hyper::header::CONTENT_TYPE,
-        "text/css; charset=utf-8",
-    );
-    set_header(&mut reply, hyper::header::CACHE_CONTROL, "max-age=3600");
-    reply
-}
-
-/// 303: after a POST, the browser GETs the page.
-fn redirect(to: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = StatusCode::SEE_OTHER;
-    set_header(&mut reply, LOCATION, to);
-    guard(&mut reply);
-    reply
-}
-
-/// Pages are not cached, framed, sniffed or given scripts.
-fn guard(reply: &mut Reply) {
-    set_header(reply, hyper::header::CACHE_CONTROL, "no-store");
-    set_header(reply, hyper::header::CONTENT_SECURITY_POLICY, CSP);
-    set_header(reply, hyper::header::X_FRAME_OPTIONS, "DENY");
-    set_header(reply, hyper::header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set_header(reply, hyper::header::REFERRER_POLICY, "same-origin");
-}
-
-fn set_header(reply: &mut Reply, name: hyper::header::HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        reply.headers_mut().insert(name, value);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,23 +314,5 @@ mod tests {
             next_of(Some("next=%2Fapprovals%2Fapr_1")),
             "/approvals/apr_1"
         );
-    }
-
-    #[test]
-    fn cross_site_posts_are_refused() {
-        let headers = |pairs: &[(&'static str, &'static str)]| {
-            let mut h = HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(*k, HeaderValue::from_static(v));
-            }
-            h
-        };
-        let same = |pairs| cross_site(&headers(pairs)).is_none();
-        assert!(same(&[("host", "gw:8080"), ("origin", "http://gw:8080")]));
-        assert!(same(&[("host", "gw:8080")]));
-        assert!(!same(&[("host", "gw:8080"), ("origin", "http://evil")]));
-        assert!(!same(&[("host", "gw:8080"), ("origin", "null")]));
-        assert!(!same(&[("sec-fetch-site", "cross-site")]));
-        assert!(same(&[("sec-fetch-site", "same-origin")]));
     }
 }
