@@ -42,6 +42,9 @@ mod replay;
 mod request;
 mod vote;
 
+pub mod notify;
+pub mod view;
+
 pub use approvers::who_approves;
 pub use error::{LifetimeError, Refusal, ReplayError};
 pub use event::{Delivery, Event, Expiry, Notice};

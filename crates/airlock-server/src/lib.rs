@@ -4,7 +4,6 @@
 //! gateways in one process on port 0.
 #![forbid(unsafe_code)]
 
-mod approval_view;
 mod approval_wire;
 mod approvals;
 mod backend;
@@ -38,8 +37,6 @@ pub use approvals::{Approvals, ApprovalsError, Ask, Opened};
 pub use error::{SessionError, StartError};
 pub use http::serve_http;
 pub use listener::ListenerSettings;
-pub use notify::slack::sign as slack_signature;
-pub use notify::webhook::signature as webhook_signature;
 pub use state::{ApprovalSettings, Limits, State};
 pub use tls::{TlsError, check_tls};
 pub use workers::Workers;

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::reply::{self, ApiError, Reply};
-use crate::notify::slack::{self as wire, ClickError};
 use crate::notify::{Target, post_json};
 use crate::state::{State, identity_of};
+use airlock_approval::notify::slack::{self as wire, ClickError};
 
 /// Slack's interaction payloads include the whole message: generous, but bounded.
 const MAX_BODY: usize = 1024 * 1024;

@@ -6,9 +6,6 @@
 
 mod outbound;
 mod settings;
-pub mod slack;
-mod teams;
-pub mod webhook;
 mod worker;
 
 use std::collections::HashMap;

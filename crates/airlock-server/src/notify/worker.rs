@@ -11,10 +11,11 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::Change;
 use super::outbound::{self, Target, post_json};
 use super::settings::NotifySettings;
-use super::{Change, slack, teams, webhook};
 use crate::approvals::Approvals;
+use airlock_approval::notify::{slack, teams, webhook};
 
 /// Waits before the second and third attempt.
 const RETRY_AFTER: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];

@@ -7,7 +7,7 @@ use airlock_approval::{Delivery, Request, State};
 use time::OffsetDateTime;
 
 use super::session::Session;
-use crate::approval_view as view;
+use airlock_approval::view;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {

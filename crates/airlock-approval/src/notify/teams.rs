@@ -2,10 +2,10 @@
 //! webhook ("When a Teams webhook request is received") takes it. Teams cannot call back, so
 //! the card's one action opens the request in the web inbox.
 
-use airlock_approval::Request;
+use crate::Request;
 use serde_json::{Value, json};
 
-use crate::approval_view as view;
+use crate::view;
 
 pub fn card_message(request: &Request, inbox: Option<&str>) -> Value {
     let id = request.id();

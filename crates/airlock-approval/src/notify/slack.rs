@@ -2,13 +2,13 @@
 //! once decided), the check of an interaction callback's `X-Slack-Signature` (v0: HMAC-SHA256
 //! over `v0:<timestamp>:<body>`, within five minutes), and the reading of a button click.
 
-use airlock_approval::{Choice, Request, RequestId, State};
+use crate::{Choice, Request, RequestId, State};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::approval_view as view;
+use crate::view;
 
 /// How far a callback's timestamp may be from now (Slack's advice: five minutes).
 pub const MAX_SKEW_SECONDS: i64 = 5 * 60;

@@ -5,7 +5,7 @@
 //! `X-Airlock-Timestamp` (Unix seconds) and `X-Airlock-Signature: v1=<hex>`, the HMAC-SHA256
 //! of `<timestamp>.<body>` under the webhook's secret.
 
-use airlock_approval::Request;
+use crate::Request;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;

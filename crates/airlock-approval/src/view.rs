@@ -1,7 +1,7 @@
 //! A request in words, the same on every channel that shows it to humans (web inbox, Slack,
 //! Teams): who asks, what the statement does, and where the request stands.
 
-use airlock_approval::{Expiry, Request, State, who_approves};
+use crate::{Expiry, Request, State, who_approves};
 use airlock_model::IdentityKind;
 use time::OffsetDateTime;
 
