@@ -215,14 +215,23 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-/// Checks `key` against `user`'s active API keys (the HTTP API's Basic credentials): the
-/// same keys, revocations and fail-closed store read as a database session. An unknown user
-/// is checked against a made-up verifier, so the time taken does not tell names apart.
+/// An identity proven by one of its active API keys.
+#[derive(Clone, Copy, Debug)]
+pub struct Verified<'s> {
+    pub identity: &'s IdentityConfig,
+    /// The key that matched (a web session ends when it is revoked).
+    pub key: &'s KeyId,
+}
+
+/// Checks `key` against `user`'s active API keys (the HTTP API's Basic credentials, the web
+/// inbox's login): the same keys, revocations and fail-closed store read as a database
+/// session. An unknown user is checked against a made-up verifier, and every verifier is
+/// always tried, so the time taken does not tell names or keys apart.
 pub async fn verify_key<'s>(
     state: &'s State,
     user: &str,
     key: String,
-) -> Result<Option<&'s IdentityConfig>, SessionError> {
+) -> Result<Option<Verified<'s>>, SessionError> {
     let identity = state.identity(user);
     let keys = active_keys(state, identity, user).await?;
     let mut verifiers: Vec<ScramVerifier> = keys.iter().map(|k| k.verifier.clone()).collect();
@@ -230,13 +239,21 @@ pub async fn verify_key<'s>(
         verifiers.push(decoy_verifier(state.decoy_salt(user)));
     }
     let matched = tokio::task::spawn_blocking(move || {
-        verifiers.iter().fold(false, |found, verifier| {
-            verifier.verify_password(&key) | found
-        })
+        verifiers
+            .iter()
+            .enumerate()
+            .fold(None, |found: Option<usize>, (i, verifier)| {
+                let this = verifier.verify_password(&key).then_some(i);
+                found.or(this)
+            })
     })
     .await
     .map_err(|_| SessionError::Internal("the key check did not finish"))?;
-    Ok(identity.filter(|_| matched && !keys.is_empty()))
+    // With no active keys the one verifier is the decoy, which no index of `keys` names.
+    let key = matched.and_then(|i| keys.get(i)).map(|k| &k.id);
+    Ok(identity
+        .zip(key)
+        .map(|(identity, key)| Verified { identity, key }))
 }
 
 /// The identity's keys that are not revoked, read from the store now. Fails closed: when

@@ -11,16 +11,9 @@
 
 mod support;
 
-use airlock_config::ApiKey;
-use airlock_config::ScramVerifier;
-use support::{BOT_KEY, Gateway, KEY, Options, message, sqlstate};
+use support::{BOT_KEY, Gateway, KEY, Options, key_id, keys, message, sqlstate};
 
 const SECOND_KEY: &str = "alk_second_test_key_for_alice";
-
-fn key_id(key: &str) -> String {
-    let verifier = ScramVerifier::new(key, b"0123456789abcdef", 4096);
-    ApiKey::new(verifier).id.to_string()
-}
 
 async fn gateway() -> Gateway {
     Gateway::with(Options {
@@ -28,21 +21,6 @@ async fn gateway() -> Gateway {
         ..Options::default()
     })
     .await
-}
-
-/// Runs `airlock keys …` against the gateway's configuration, off the test's runtime: the
-/// in-process gateway must keep running meanwhile (its audit writer may be mid-commit, holding
-/// SQLite's write lock, which the CLI then waits for).
-async fn keys(gateway: &Gateway, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"));
-    command
-        .arg("keys")
-        .args(args)
-        .arg("--config")
-        .arg(&gateway.config_file);
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
 }
 
 async fn who(gateway: &Gateway, user: &str, key: &str) -> Result<String, String> {

@@ -312,6 +312,18 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
     assert!(page.contains("data-state=\"executed\""), "{page}");
     let csp = header(&headers, "content-security-policy").unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+
+    // Revoking the key a session logged in with ends the session at its next request.
+    let revoked = support::keys(&gw, &["revoke", &support::key_id(CAROL_KEY)]).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    let (status, headers, _) = http(&gw, "GET", "/approvals", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, 303, "a revoked key's session is over");
+    assert_eq!(
+        header(&headers, "location"),
+        Some("/login?next=%2Fapprovals")
+    );
+    let (status, _, _) = http(&gw, "GET", "/approvals", &[("Cookie", &alice_cookie)], None).await;
+    assert_eq!(status, 200, "other sessions go on");
     drop(alice);
     gw.stop().await;
     drop_table("inbox_csrf").await;

@@ -17,7 +17,7 @@ pub async fn caller<'s>(
 ) -> Result<&'s IdentityConfig, ApiError> {
     let (user, key) = basic(headers).ok_or(ApiError::Unauthorized)?;
     match client_auth::verify_key(state, &user, key).await {
-        Ok(Some(identity)) => Ok(identity),
+        Ok(Some(verified)) => Ok(verified.identity),
         Ok(None) => {
             tracing::info!(user = %user, "HTTP authentication failed");
             Err(ApiError::Unauthorized)

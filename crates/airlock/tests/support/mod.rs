@@ -90,6 +90,27 @@ pub fn verifier(key: &str) -> String {
     ScramVerifier::new(key, b"0123456789abcdef", 4096).to_string()
 }
 
+/// The id `airlock keys list` shows for `key` (as configured by [`verifier`]).
+pub fn key_id(key: &str) -> String {
+    let verifier = ScramVerifier::new(key, b"0123456789abcdef", 4096);
+    airlock_config::ApiKey::new(verifier).id.to_string()
+}
+
+/// Runs `airlock keys …` against the gateway's configuration, off the test's runtime: the
+/// in-process gateway must keep running meanwhile (its audit writer may be mid-commit, holding
+/// SQLite's write lock, which the CLI then waits for).
+pub async fn keys(gateway: &Gateway, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"));
+    command
+        .arg("keys")
+        .args(args)
+        .arg("--config")
+        .arg(&gateway.config_file);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
 pub fn config_text(data: &Path, port: u16, options: &Options) -> String {
     config_text_http(data, port, None, options)
 }

@@ -51,7 +51,7 @@ pub async fn handle(
             html(StatusCode::OK, page::login(&next, None))
         }
         (["login"], &Method::POST) => login(state, inbox, request, peer).await,
-        (["logout"], &Method::POST) => logout(inbox, request).await,
+        (["logout"], &Method::POST) => logout(state, inbox, request).await,
         (["approvals"], &Method::GET) => list(state, inbox, &request).await,
         (["approvals", id], &Method::GET) => detail(state, inbox, &request, id).await,
         (["approvals", id, "vote"], &Method::POST) => {
@@ -93,8 +93,8 @@ async fn login(
     let identity = form.get("identity").unwrap_or_default().trim().to_owned();
     let key = form.get("key").unwrap_or_default().trim().to_owned();
     let refused = |status, text: &str| html(status, page::login(&next, Some(text)));
-    let found = match client_auth::verify_key(state, &identity, key).await {
-        Ok(Some(found)) => found,
+    let (found, key) = match client_auth::verify_key(state, &identity, key).await {
+        Ok(Some(verified)) => (verified.identity, verified.key.clone()),
         Ok(None) => {
             info!(%peer, user = %identity, "web inbox login failed");
             return refused(StatusCode::UNAUTHORIZED, "Wrong identity or API key.");
@@ -112,7 +112,7 @@ async fn login(
             "The inbox is for humans: agents and services cannot approve.",
         );
     }
-    match inbox.sessions.open(found.id.clone()) {
+    match inbox.sessions.open(found.id.clone(), key) {
         Ok((token, _)) => {
             info!(%peer, identity = %found.id, "web inbox login");
             let mut reply = redirect(&next);
@@ -127,9 +127,9 @@ async fn login(
     }
 }
 
-async fn logout(inbox: &Inbox, request: hyper::Request<Incoming>) -> Reply {
+async fn logout(state: &State, inbox: &Inbox, request: hyper::Request<Incoming>) -> Reply {
     let headers = request.headers().clone();
-    let session = match authorized_post(inbox, request).await {
+    let session = match authorized_post(state, inbox, request).await {
         Ok((session, _)) => session,
         Err(reply) => return reply,
     };
@@ -141,8 +141,10 @@ async fn logout(inbox: &Inbox, request: hyper::Request<Incoming>) -> Reply {
 }
 
 async fn list(state: &State, inbox: &Inbox, request: &hyper::Request<Incoming>) -> Reply {
-    let Some(session) = inbox.sessions.find(request.headers()) else {
-        return to_login(request);
+    let session = match current(state, inbox, request.headers()).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return to_login(request),
+        Err(reply) => return reply,
     };
     match state.approvals.list().await {
         Ok(all) => {
@@ -162,8 +164,10 @@ async fn detail(
     request: &hyper::Request<Incoming>,
     id: &str,
 ) -> Reply {
-    let Some(session) = inbox.sessions.find(request.headers()) else {
-        return to_login(request);
+    let session = match current(state, inbox, request.headers()).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return to_login(request),
+        Err(reply) => return reply,
     };
     let id = match id.parse::<RequestId>() {
         Ok(id) => id,
@@ -179,7 +183,7 @@ async fn detail(
 }
 
 async fn vote(state: &State, inbox: &Inbox, request: hyper::Request<Incoming>, id: &str) -> Reply {
-    let (session, form) = match authorized_post(inbox, request).await {
+    let (session, form) = match authorized_post(state, inbox, request).await {
         Ok(found) => found,
         Err(reply) => return reply,
     };
@@ -231,15 +235,43 @@ async fn vote(state: &State, inbox: &Inbox, request: hyper::Request<Incoming>, i
     }
 }
 
+/// The request's open session, if any; a session whose API key has been revoked is ended.
+/// Fails closed: when revocations cannot be read, nothing is served.
+async fn current(
+    state: &State,
+    inbox: &Inbox,
+    headers: &hyper::HeaderMap,
+) -> Result<Option<Session>, Reply> {
+    let Some(session) = inbox.sessions.find(headers) else {
+        return Ok(None);
+    };
+    match state
+        .revoked_among(std::slice::from_ref(&session.key))
+        .await
+    {
+        Ok(revoked) if revoked.is_empty() => Ok(Some(session)),
+        Ok(_) => {
+            info!(identity = %session.identity, key = %session.key, "web session ended: its API key was revoked");
+            inbox.sessions.close(headers);
+            Ok(None)
+        }
+        Err(_) => Err(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session's API key could not be checked: the audit store cannot be read",
+        )),
+    }
+}
+
 /// A POST from a logged-in session, from this site, with the session's CSRF token.
 async fn authorized_post(
+    state: &State,
     inbox: &Inbox,
     request: hyper::Request<Incoming>,
 ) -> Result<(Session, form::Form), Reply> {
     if let Some(refusal) = form::cross_site(request.headers()) {
         return Err(refusal);
     }
-    let Some(session) = inbox.sessions.find(request.headers()) else {
+    let Some(session) = current(state, inbox, request.headers()).await? else {
         return Err(plain(
             StatusCode::UNAUTHORIZED,
             "your web session has ended; log in again at /login",

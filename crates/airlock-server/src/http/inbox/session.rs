@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use airlock_model::Name;
+use airlock_model::{KeyId, Name};
 use base64::Engine;
 use hyper::HeaderMap;
 use hyper::header::COOKIE;
@@ -22,6 +22,8 @@ const MAX_SESSIONS: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct Session {
     pub identity: Name,
+    /// The API key the login used: revoking it ends the session.
+    pub key: KeyId,
     /// Sent in every form; a POST without it is refused.
     pub csrf: String,
     expires: Instant,
@@ -41,11 +43,12 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Opens a session for `identity`; returns the cookie's token.
-    pub fn open(&self, identity: Name) -> Result<(String, Session), SessionError> {
+    /// Opens a session for `identity`, logged in with `key`; returns the cookie's token.
+    pub fn open(&self, identity: Name, key: KeyId) -> Result<(String, Session), SessionError> {
         let token = random_token()?;
         let session = Session {
             identity,
+            key,
             csrf: random_token()?,
             expires: Instant::now() + LIFETIME,
         };
@@ -147,7 +150,8 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_cookie_and_ends_on_close() {
         let sessions = Sessions::default();
-        let (token, session) = sessions.open(Name::new("carol").unwrap()).unwrap();
+        let key = KeyId::of_stored_key(&[1; 32]);
+        let (token, session) = sessions.open(Name::new("carol").unwrap(), key).unwrap();
         let headers = with_cookie(&format!("theme=dark; {COOKIE_NAME}={token}"));
         let found = sessions.find(&headers).unwrap();
         assert_eq!(found.identity.as_str(), "carol");
