@@ -293,6 +293,30 @@ async fn votes_follow_the_rules_and_a_grant_runs_exactly_its_statement_once() {
     // The human an agent acts for cannot approve the agent's request.
     let bot_id = request_id(&support::message(&by_bot));
     approve_refused(&gw, ("alice", KEY), &bot_id, 403, "principal_of_agent").await;
+
+    // An agent reads its own requests only; humans read them all.
+    let (_, listed) = api(&gw, "GET", "/v1/approvals", Some(("bot", BOT_KEY)), None).await;
+    let ids: Vec<&str> = listed["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [bot_id.as_str()], "{listed}");
+    let (status, _) = api(
+        &gw,
+        "GET",
+        &format!("/v1/approvals/{id}"),
+        Some(("bot", BOT_KEY)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "alice's request is not the agent's to read");
+    let (_, listed) = api(&gw, "GET", "/v1/approvals", Some(("dave", DAVE_KEY)), None).await;
+    assert!(
+        listed["approvals"].as_array().unwrap().len() >= 3,
+        "{listed}"
+    );
     drop_table("appr_other").await;
 }
 

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 
 use airlock_approval::{Ballot, Channel, Choice, Request, RequestId};
+use airlock_config::IdentityConfig;
+use airlock_model::IdentityKind;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 use super::auth;
 use super::reply::{self, ApiError, Reply};
+use crate::approvals::ApprovalsError;
 use crate::state::{State, identity_of};
 
 /// Largest request body read (a vote's reason).
@@ -59,16 +62,17 @@ async fn route(state: &State, request: hyper::Request<Incoming>) -> Result<Reply
             Ok(reply::document("application/json", OPENAPI))
         }
         ["v1", "approvals"] if method == Method::GET => {
-            auth::caller(state, request.headers()).await?;
-            list(state, request.uri().query()).await
+            let caller = auth::caller(state, request.headers()).await?;
+            list(state, caller, request.uri().query()).await
         }
         ["v1", "approvals", id] if method == Method::GET => {
-            auth::caller(state, request.headers()).await?;
+            let caller = auth::caller(state, request.headers()).await?;
             let id = request_id(id)?;
-            Ok(reply::json(
-                StatusCode::OK,
-                &*state.approvals.get(id).await?,
-            ))
+            let found = state.approvals.get(id).await?;
+            if !may_read(caller, &found) {
+                return Err(ApprovalsError::NotFound(id.to_string()).into());
+            }
+            Ok(reply::json(StatusCode::OK, &*found))
         }
         ["slack", "interactions"] if method == Method::POST => {
             super::slack::interaction(state, request).await
@@ -92,7 +96,17 @@ async fn route(state: &State, request: hyper::Request<Incoming>) -> Result<Reply
     }
 }
 
-async fn list(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+/// Humans (the reviewers) read every request; an agent or service only its own, so one
+/// agent cannot read the statements of others.
+fn may_read(caller: &IdentityConfig, request: &Request) -> bool {
+    caller.kind == IdentityKind::Human || request.requester().id == caller.id
+}
+
+async fn list(
+    state: &State,
+    caller: &IdentityConfig,
+    query: Option<&str>,
+) -> Result<Reply, ApiError> {
     let mut wanted_state = None;
     let mut limit = 100;
     for pair in query
@@ -124,6 +138,7 @@ async fn list(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
     let approvals: Vec<&Request> = all
         .iter()
         .map(AsRef::as_ref)
+        .filter(|r| may_read(caller, r))
         .filter(|r| wanted_state.as_deref().is_none_or(|s| state_name(r) == s))
         .take(limit)
         .collect();
