@@ -147,6 +147,10 @@ async fn answer(mut stream: tokio::net::TcpStream, log: Arc<Mutex<Vec<Received>>
             "200 OK",
             json!({"ok": true, "channel": CHANNEL, "ts": "1700000000.000100"}).to_string(),
         )
+    } else if path.starts_with("/slow") {
+        // A destination that hangs: the gateway's deadline gives up on it, nobody waits.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        ("200 OK", String::new())
     } else if path.starts_with("/broken") {
         ("500 Internal Server Error", String::new())
     } else if path.starts_with("/teams") {
@@ -186,6 +190,10 @@ name = "tickets"
 url = "{hook}"
 secret_file = "{secret}"
 [[approvals.webhooks]]
+name = "slow"
+url = "{slow}"
+secret_file = "{secret}"
+[[approvals.webhooks]]
 name = "broken"
 url = "{broken}"
 secret_file = "{secret}"
@@ -199,6 +207,7 @@ secret_file = "{secret}"
         ),
         hook = stand_in.url("/hook"),
         broken = stand_in.url("/broken"),
+        slow = stand_in.url("/slow"),
         secret = write("webhook-secret", WEBHOOK_SECRET),
     )
 }
@@ -283,7 +292,14 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
     .await;
     let alice = gw.connect().await;
     let statement = "CREATE TABLE notify_t (id int)";
+    // Opening the request never waits for a destination (one of them hangs).
+    let started = std::time::Instant::now();
     let error = alice.batch_execute(statement).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the statement waited {:?} for notices",
+        started.elapsed()
+    );
     let id = request_id(&support::message(&error));
     let inbox_link = format!("http://127.0.0.1:{}/approvals/{id}", gw.http_port);
 
@@ -414,8 +430,9 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         told[0].body
     );
 
-    // carol's valid click approves.
+    // carol's valid click approves, at once (the hanging destination delays nothing).
     let ts = now();
+    let started = std::time::Instant::now();
     assert_eq!(
         callback(
             &gw,
@@ -425,6 +442,11 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         )
         .await,
         200
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
     let (_, request) = api(
         &gw,
