@@ -705,3 +705,65 @@ fn check_webhook(received: &Received, event: &str, id: &str) {
     assert_eq!(body["type"], event);
     assert_eq!(body["request"]["id"], id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_click_on_a_rule_that_wants_a_reason_points_to_the_inbox() {
+    let stand_in = StandIn::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let policy = r#"
+@id("why")
+@verdict("review")
+@message("schema changes need a written reason")
+@require_reason("true")
+forbid (principal, action == Action::"sql", resource)
+when { context.stmt.kind == "create" };
+"#;
+    let mut gw = Gateway::with(Options {
+        policy: Some(policy.into()),
+        approvals: approvals_config(&stand_in, secrets.path()),
+        ..Default::default()
+    })
+    .await;
+    let alice = gw.connect().await;
+    let error = alice
+        .batch_execute("CREATE TABLE notify_reason (id int)")
+        .await
+        .unwrap_err();
+    let id = request_id(&support::message(&error));
+    stand_in.wait_for("/api/chat.postMessage", 1).await;
+
+    let approve = click_body(&stand_in, "U0CAROL", "airlock_approve", &id);
+    let ts = now();
+    let status = callback(
+        &gw,
+        &approve,
+        Some(ts),
+        Some(&slack_signature(ts, &approve)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let told = stand_in.wait_for("/response/U0CAROL", 1).await;
+    let text = told[0].json()["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("reason"), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "Decide with a reason in airlock: http://127.0.0.1:{}/approvals/{id}",
+            gw.http_port
+        )),
+        "{text}"
+    );
+    let (_, request) = api(
+        &gw,
+        "GET",
+        &format!("/v1/approvals/{id}"),
+        Some(("carol", CAROL_KEY)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        request["state"], "pending",
+        "a vote without its reason does not count"
+    );
+    drop(alice);
+    gw.stop().await;
+}

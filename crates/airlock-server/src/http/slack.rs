@@ -4,7 +4,7 @@
 //! as every other channel. Slack's message is updated with the outcome by the notifier; a
 //! refusal is told to the clicker alone (an ephemeral reply through `response_url`).
 
-use airlock_approval::{Ballot, Channel};
+use airlock_approval::{Ballot, Channel, Refusal};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::reply::{self, ApiError, Reply};
+use crate::approvals::ApprovalsError;
 use crate::notify::{Target, post_json};
 use crate::state::{State, identity_of};
 use airlock_approval::notify::slack::{self as wire, ClickError};
@@ -87,7 +88,17 @@ pub async fn interaction(
         Ok(_) => Ok(ok()),
         Err(error) => {
             info!(slack_user = %click.user, request = %click.request, %error, "Slack vote refused");
-            Ok(answer(format!("Not counted: {error}")))
+            // A button carries no reason: where the rule wants one, the inbox takes it.
+            let elsewhere = match (&error, &state.approval.inbox) {
+                (ApprovalsError::Refused(Refusal::ReasonRequired { .. }), Some(base)) => {
+                    format!(
+                        " Decide with a reason in airlock: {base}/approvals/{}",
+                        click.request
+                    )
+                }
+                _ => String::new(),
+            };
+            Ok(answer(format!("Not counted: {error}.{elsewhere}")))
         }
     }
 }
