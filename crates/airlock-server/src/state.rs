@@ -175,6 +175,20 @@ impl State {
         let lifetimes = approval_lifetimes(&config.approvals)?;
         let approvals = Arc::new(Approvals::load(&store, audit.clone(), lifetimes).await?);
         let approval = ApprovalSettings::of(config);
+        let unreachable = config.approvals.inbox_url.is_none()
+            && config
+                .listeners
+                .iter()
+                .find(|l| l.protocol == ListenerProtocol::Http)
+                .is_some_and(|l| l.address.ip().is_unspecified() || l.address.ip().is_loopback());
+        if unreachable && let Some(inbox) = &approval.inbox {
+            tracing::warn!(
+                %inbox,
+                "[approvals] inbox_url is not set: NOTICEs and messages link to the http listener's \
+                 own address, which other machines may not reach; set inbox_url to the address \
+                 approvers open"
+            );
+        }
         let notify = NotifySettings::resolve(&config.approvals, approval.inbox.clone())
             .map_err(StartError::Config)?;
         let slack = notify.slack.clone();
