@@ -61,7 +61,8 @@ pub struct ApprovalSettings {
 /// Bounds on what one client can make the gateway hold or wait for.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Open client connections; more wait in the kernel's accept queue.
+    /// Open client connections per listener (PostgreSQL and HTTP); more wait in the kernel's
+    /// accept queue.
     pub max_connections: usize,
     /// Largest client message the gateway buffers (queries, parses, binds).
     pub max_message: usize,

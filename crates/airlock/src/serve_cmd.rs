@@ -15,7 +15,8 @@ pub struct ServeArgs {
     /// `examples/airlock-tls.toml` for TLS on both legs).
     #[arg(long, short)]
     config: PathBuf,
-    /// Most client connections open at once; more wait in the accept queue.
+    /// Most client connections open at once on each listener (PostgreSQL and HTTP alike); more
+    /// wait in the accept queue.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
     /// On SIGTERM: seconds running statements get to finish before sessions are closed.

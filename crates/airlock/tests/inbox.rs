@@ -328,3 +328,40 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
     gw.stop().await;
     drop_table("inbox_csrf").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_listener_serves_at_most_max_connections_at_once() {
+    let mut gw = Gateway::with(support::Options {
+        limits: airlock_server::Limits {
+            max_connections: 2,
+            ..airlock_server::Limits::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", gw.http_port));
+    let healthz = "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    let first = connect().await.unwrap();
+    let second = connect().await.unwrap();
+    // Both idle connections hold their places; a third waits in the accept queue.
+    let mut third = connect().await.unwrap();
+    third.write_all(healthz.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        third.read(&mut answer),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "a third connection is not served while two are open"
+    );
+    drop(first);
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), third.read(&mut answer))
+        .await
+        .expect("served once a place is free")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    drop(second);
+    gw.stop().await;
+}

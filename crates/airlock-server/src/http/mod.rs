@@ -20,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -44,8 +44,16 @@ pub async fn serve_http(
         sessions: inbox::Sessions::default(),
         secure: settings.acceptor().is_some(),
     });
+    // At most `max_connections` open at once; more wait in the kernel's accept queue.
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+            Some(_) = connections.join_next() => continue,
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permit else { break };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
@@ -55,7 +63,10 @@ pub async fn serve_http(
                     };
                     let settings = Arc::clone(&settings);
                     let stopped = stopped.clone();
-                    connections.spawn(connection(web, settings, tcp, peer, stopped));
+                    connections.spawn(async move {
+                        connection(web, settings, tcp, peer, stopped).await;
+                        drop(permit);
+                    });
                 }
                 Err(error) => {
                     warn!(%error, "accept failed");
