@@ -220,6 +220,24 @@ impl Approvals {
         let _ = self.notifier.set(notifier);
     }
 
+    /// Announces, again, every pending request that has not expired, to the destinations
+    /// that never got it (at start, after `attach`).
+    pub fn announce_pending(&self) {
+        let Some(notifier) = self.notifier.get() else {
+            return;
+        };
+        let now = OffsetDateTime::now_utc();
+        for request in self.all() {
+            if matches!(request.state(), State::Pending) && request.expires_at() > now {
+                notifier.send(&Change {
+                    event: "requested",
+                    request,
+                    resent: true,
+                });
+            }
+        }
+    }
+
     /// Records that request `id` was announced on `channel` (delivered or not).
     pub async fn notified(
         &self,
@@ -296,6 +314,7 @@ impl Approvals {
             notifier.send(&Change {
                 event: name,
                 request: Arc::clone(&request),
+                resent: false,
             });
         }
         Ok(request)

@@ -194,6 +194,7 @@ impl State {
             .map_err(StartError::Config)?;
         let slack = notify.slack.clone();
         approvals.attach(Notifier::start(notify, &approvals));
+        approvals.announce_pending();
         let state = Self {
             policy: Arc::new(policy),
             audit,

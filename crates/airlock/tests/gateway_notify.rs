@@ -767,3 +767,96 @@ when { context.stmt.kind == "create" };
     drop(alice);
     gw.stop().await;
 }
+
+/// The request's notices, once `ready` holds for them (or the last seen after 10 s).
+async fn notices_when(gw: &Gateway, id: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut notices = Vec::new();
+    for _ in 0..100 {
+        let (_, request) = api(
+            gw,
+            "GET",
+            &format!("/v1/approvals/{id}"),
+            Some(("carol", CAROL_KEY)),
+            None,
+        )
+        .await;
+        notices = request["notices"].as_array().cloned().unwrap_or_default();
+        if ready(&notices) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    notices
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_not_announced_before_a_restart_is_announced_after_it_once() {
+    drop_table("notify_restart").await;
+    // First, every destination is down (nothing listens on the port).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = StandIn {
+        port: closed,
+        received: Arc::new(Mutex::new(Vec::new())),
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::with(Options {
+        approvals: approvals_config(&down, secrets.path()),
+        ..Default::default()
+    })
+    .await;
+    let alice = gw.connect().await;
+    let error = alice
+        .batch_execute("CREATE TABLE notify_restart (id int)")
+        .await
+        .unwrap_err();
+    let id = request_id(&support::message(&error));
+    let failed =
+        |n: &Value, channel: &str| n["channel"] == channel && n["delivery"]["status"] == "failed";
+    let notices = notices_when(&gw, &id, |ns| {
+        ["slack", "teams"]
+            .iter()
+            .all(|c| ns.iter().any(|n| failed(n, c)))
+    })
+    .await;
+    assert!(notices.iter().any(|n| failed(n, "slack")), "{notices:#?}");
+    drop(alice);
+    gw.stop().await;
+
+    // After a restart with the destinations up, the pending request is announced.
+    let stand_in = StandIn::start().await;
+    let restarted = |data| {
+        Gateway::with(Options {
+            data: Some(data),
+            approvals: approvals_config(&stand_in, secrets.path()),
+            ..Default::default()
+        })
+    };
+    let mut gw = restarted(gw.into_data()).await;
+    let posted = stand_in.wait_for("/api/chat.postMessage", 1).await;
+    assert_eq!(action_buttons(&posted[0].json())[0]["value"], id.as_str());
+    stand_in.wait_for("/teams/", 1).await;
+    let hooks = stand_in.wait_for("/hook", 1).await;
+    check_webhook(&hooks[0], "approval.requested", &id);
+    let delivered = |n: &Value, channel: &str| {
+        n["channel"] == channel && n["delivery"]["status"] == "delivered"
+    };
+    notices_when(&gw, &id, |ns| {
+        ["slack", "teams", "webhook"]
+            .iter()
+            .all(|c| ns.iter().any(|n| delivered(n, c)))
+    })
+    .await;
+    gw.stop().await;
+
+    // Once delivered, a further restart announces nothing again.
+    let mut gw = restarted(gw.into_data()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stand_in.to("/api/chat.postMessage").len(), 1);
+    assert_eq!(stand_in.to("/teams/").len(), 1);
+    assert_eq!(stand_in.to("/hook").len(), 1);
+    gw.stop().await;
+}

@@ -28,6 +28,9 @@ const QUEUE: usize = 1_024;
 pub struct Change {
     pub event: &'static str,
     pub request: Arc<Request>,
+    /// A pending request announced again at start: it goes only where no notice of it was
+    /// ever delivered (a crash may have come between its `requested` event and its notices).
+    pub resent: bool,
 }
 
 /// The decision path's side: drops changes into each destination's queue.

@@ -65,15 +65,29 @@ impl Worker {
     }
 
     /// The channel this change is announced on, if this destination announces it: Teams the
-    /// request only; Slack the request and then each change of its message; webhooks all.
+    /// request only; Slack the request and then each change of its message; webhooks all. A
+    /// request announced again after a restart goes only where it was never delivered.
     fn channel_for(&self, change: &Change) -> Option<Channel> {
-        match self.sink {
-            Sink::Teams => (change.event == "requested").then_some(Channel::Teams),
-            Sink::Slack => (change.event == "requested"
-                || self.slack_message(&change.request).is_some())
-            .then_some(Channel::Slack),
-            Sink::Webhook(_) => Some(Channel::Webhook),
+        let channel = match self.sink {
+            Sink::Teams => Channel::Teams,
+            Sink::Slack => Channel::Slack,
+            Sink::Webhook(_) => Channel::Webhook,
+        };
+        if change.resent {
+            let delivered =
+                change.request.notices().iter().any(|n| {
+                    n.channel == channel && matches!(n.delivery, Delivery::Delivered { .. })
+                });
+            return (!delivered).then_some(channel);
         }
+        let wanted = match self.sink {
+            Sink::Teams => change.event == "requested",
+            Sink::Slack => {
+                change.event == "requested" || self.slack_message(&change.request).is_some()
+            }
+            Sink::Webhook(_) => true,
+        };
+        wanted.then_some(channel)
     }
 
     async fn deliver(&mut self, change: &Change) -> Delivery {
