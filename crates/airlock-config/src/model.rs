@@ -213,6 +213,10 @@ pub struct ConnectionConfig {
     pub credentials: Credentials,
     /// TLS on the upstream leg (`tls`, `tls_ca_file`).
     pub tls: UpstreamTls,
+    /// `estimate_rows = true`: a single UPDATE, DELETE, INSERT or MERGE is `EXPLAIN`ed (never
+    /// `ANALYZE`d) upstream before it is decided, so policies can read
+    /// `context.stmt.estimated_rows` and approvers see the number.
+    pub estimate_rows: bool,
 }
 
 /// Where a connection's upstream password comes from. Never inline in the configuration.

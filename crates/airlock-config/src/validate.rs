@@ -225,6 +225,7 @@ fn connection(
     let environments = names(&mut f, "environments");
     let credentials = credentials(&mut f, base);
     let tls = tls::upstream_tls(&mut f, base);
+    let estimate_rows = f.boolean("estimate_rows").unwrap_or(false);
     f.finish();
     Some(ConnectionConfig {
         name: connection_name?,
@@ -236,6 +237,7 @@ fn connection(
         environments,
         credentials: credentials?,
         tls: tls?,
+        estimate_rows,
     })
 }
 

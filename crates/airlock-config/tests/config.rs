@@ -47,6 +47,7 @@ fn the_shipped_example_is_valid() {
         ("local", 5432, "test")
     );
     assert_eq!(local.credentials, Credentials::None);
+    assert!(!local.estimate_rows);
     assert!(local.environments.iter().any(|e| e.as_str() == "prod"));
     assert_eq!(config.audit.durability, Durability::Group);
     assert_eq!(

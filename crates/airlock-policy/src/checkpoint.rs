@@ -122,6 +122,35 @@ impl Checkpoint {
         judgement
     }
 
+    /// Decides `command` on `facts` the caller completed (a row estimate from upstream), not
+    /// on the inspector's own; remembered by facts only (an estimate is not a property of the
+    /// text). Total, like [`Checkpoint::judge`].
+    pub fn judge_facts(&mut self, command: &Command, facts: &Facts) -> Judgement {
+        if self.entries >= CACHE_CAPACITY {
+            self.by_text.clear();
+            self.by_shape.clear();
+            self.by_facts.clear();
+            self.entries = 0;
+        }
+        let context = context_key(command);
+        let evaluation = match self.by_facts.get(&context).and_then(|m| m.get(facts)) {
+            Some(hit) => hit.clone(),
+            None => {
+                let evaluation = evaluate(&self.policy, command, facts);
+                self.by_facts
+                    .entry(context)
+                    .or_default()
+                    .insert(facts.clone(), evaluation.clone());
+                self.entries += 1;
+                evaluation
+            }
+        };
+        Judgement {
+            decision: render(&self.policy, facts, &evaluation),
+            effect: Effect::of(facts),
+        }
+    }
+
     /// Replaces the options the inspector reads (e.g. after the server reports a change of
     /// `standard_conforming_strings`); cached decisions made under other options are dropped.
     pub fn set_options(&mut self, options: SqlOptions) {

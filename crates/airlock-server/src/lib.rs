@@ -11,6 +11,7 @@ mod cancel;
 mod client_auth;
 mod denial;
 mod error;
+mod estimate;
 mod framed;
 mod frontend;
 mod http;

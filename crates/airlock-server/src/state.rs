@@ -22,6 +22,7 @@ use tokio_rustls::TlsConnector;
 use crate::approvals::Approvals;
 use crate::cancel::CancelMap;
 use crate::error::StartError;
+use crate::estimate::Estimator;
 use crate::notify::{Notifier, NotifySettings, SlackSettings};
 use crate::tls;
 
@@ -82,6 +83,8 @@ pub struct Upstream {
     pub password: Option<String>,
     /// TLS for the upstream leg (`tls = "require"` or `"verify-full"`).
     pub tls: Option<UpstreamTls>,
+    /// With `estimate_rows = true`: asks the planner how many rows a statement touches.
+    pub estimator: Option<Estimator>,
 }
 
 /// A connection's upstream TLS, set up at start (CA file read, host name checked).
@@ -158,6 +161,7 @@ impl State {
                 config: connection.clone(),
                 password,
                 tls,
+                estimator: connection.estimate_rows.then(Estimator::default),
             };
             upstreams.insert(connection.name.as_str().to_owned(), Arc::new(upstream));
         }

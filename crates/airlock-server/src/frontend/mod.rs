@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use airlock_approval::RequestId;
 use airlock_audit::DecisionRecord;
 use airlock_config::{ApprovalMode, Durability};
-use airlock_model::{Command, Protocol, Verdict};
+use airlock_model::{Command, Facts, Protocol, Verdict};
 use airlock_pg::{Frame, FrontendMessage, encode_frame, parse_frontend};
 use airlock_policy::{Checkpoint, Judgement};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -88,6 +88,8 @@ pub struct Frontend<'a> {
     pub statements_decided: u64,
     /// Whether reviewed statements wait in the session or fail with their request id.
     approval_mode: ApprovalMode,
+    /// The last statement text estimated and the planner's rows, for its approval request.
+    estimate: Option<(String, u64)>,
     out: Vec<u8>,
 }
 
@@ -111,6 +113,7 @@ impl<'a> Frontend<'a> {
             barrier_ready: 0,
             statements_decided: 0,
             approval_mode,
+            estimate: None,
             out: Vec::with_capacity(8 * 1024),
         }
     }
@@ -232,7 +235,7 @@ impl<'a> Frontend<'a> {
         match message {
             FrontendMessage::Query { sql } => {
                 self.ready_expected += 1;
-                let judgement = self.judge(sql, Protocol::PgSimple);
+                let judgement = self.judge_estimated(sql, Protocol::PgSimple).await;
                 match self.admit(sql, &judgement, true, upstream).await? {
                     Admit::Forward => self.out.extend_from_slice(wire),
                     Admit::Replaced => {}
@@ -243,7 +246,7 @@ impl<'a> Frontend<'a> {
                 }
             }
             FrontendMessage::Parse { name, sql, .. } => {
-                let judgement = self.judge(sql, Protocol::PgExtended);
+                let judgement = self.judge_estimated(sql, Protocol::PgExtended).await;
                 // A reviewed statement is prepared; each Execute of it asks for approval.
                 if judgement.decision.verdict != Verdict::Deny {
                     self.shared.lock().items.push_back(Item::Parse);
@@ -344,6 +347,29 @@ impl<'a> Frontend<'a> {
         self.command.protocol = protocol;
         sql.clone_into(&mut self.command.text);
         self.checkpoint.judge(&self.command)
+    }
+
+    /// Judges `sql`; on a connection with `estimate_rows`, a statement worth it is decided on
+    /// its facts completed with the upstream planner's row estimate.
+    async fn judge_estimated(&mut self, sql: &str, protocol: Protocol) -> Judgement {
+        let judgement = self.judge(sql, protocol);
+        let state = self.state;
+        let Some(upstream) = state.upstream(self.shared.connection.as_str()) else {
+            return judgement;
+        };
+        let Some(estimator) = &upstream.estimator else {
+            return judgement;
+        };
+        let mut facts = self.checkpoint.facts(&self.command);
+        let Some(rows) = estimator.rows(upstream, sql, &facts).await else {
+            return judgement;
+        };
+        let Facts::Sql(sql_facts) = &mut facts;
+        if let Some(first) = sql_facts.statements.first_mut() {
+            first.estimated_rows = Some(rows);
+        }
+        self.estimate = Some((sql.to_owned(), rows));
+        self.checkpoint.judge_facts(&self.command, &facts)
     }
 
     fn record_for(&mut self, text: &str, judgement: &Judgement, simple: bool) -> DecisionRecord {

@@ -308,6 +308,12 @@ impl Frontend<'_> {
                 estimated_rows = Some(estimated_rows.unwrap_or(0).saturating_add(rows));
             }
         }
+        // The planner's estimate made when the statement was judged (the inspector has none).
+        if let Some((estimated, rows)) = &self.estimate
+            && estimated == text
+        {
+            estimated_rows = Some(*rows);
+        }
         // Several review rules may match; the first that names approvers decides who may.
         let deciding: Vec<_> = judgement.decision.deciding_rules().collect();
         let rule = deciding
