@@ -3,7 +3,9 @@
 //! runs — on one estimator connection per upstream, before the statement is decided.
 //!
 //! The statement goes through the extended protocol (Parse), which refuses text holding more
-//! than one command, so nothing after the first statement can ever run here. The estimator's
+//! than one command, so nothing after the first statement can ever run here; a statement that
+//! calls a function airlock does not know to be harmless is not estimated (planning evaluates
+//! immutable functions, and estimating comes before the decision). The estimator's
 //! connection does not share the session's state (temporary tables, `SET search_path`); where
 //! EXPLAIN fails or takes too long, there is no estimate (`context.stmt.estimated_rows` is -1:
 //! a policy that must fail closed says so).
@@ -65,11 +67,14 @@ impl Estimator {
     }
 }
 
-/// One top-level statement that changes rows (the planner's estimate means something).
+/// One top-level statement that changes rows (the planner's estimate means something) and
+/// calls no function airlock does not know to be harmless: planning evaluates immutable
+/// functions, and a statement is estimated before it is decided.
 fn worth_estimating(facts: &Facts) -> bool {
     let Facts::Sql(sql) = facts;
     sql.top_level_count == 1
         && sql.unparseable.is_none()
+        && sql.statements.iter().all(|s| s.function_risks.is_empty())
         && sql.statements.first().is_some_and(|s| {
             matches!(
                 s.kind,
@@ -168,6 +173,7 @@ mod tests {
             "DELETE FROM t WHERE id > 10",
             "UPDATE t SET v = 1",
             "INSERT INTO t SELECT * FROM u",
+            "DELETE FROM t WHERE id = abs(-1)",
             "MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE",
         ] {
             assert!(worth_estimating(&facts(sql)), "{sql}");
@@ -177,6 +183,8 @@ mod tests {
             "SELECT * FROM t",
             "DROP TABLE t",
             "DELETE FROM",
+            "DELETE FROM t WHERE id = my_function()",
+            "UPDATE t SET v = pg_read_file('/etc/passwd')",
         ] {
             assert!(!worth_estimating(&facts(sql)), "{sql}");
         }
