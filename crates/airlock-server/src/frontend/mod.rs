@@ -88,6 +88,8 @@ pub struct Frontend<'a> {
     pub statements_decided: u64,
     /// Whether reviewed statements wait in the session or fail with their request id.
     approval_mode: ApprovalMode,
+    /// Whether the connection asks the planner for row estimates (`estimate_rows`).
+    estimating: bool,
     /// The last statement text estimated and the planner's rows, for its approval request.
     estimate: Option<(String, u64)>,
     out: Vec<u8>,
@@ -113,6 +115,9 @@ impl<'a> Frontend<'a> {
             barrier_ready: 0,
             statements_decided: 0,
             approval_mode,
+            estimating: state
+                .upstream(shared.connection.as_str())
+                .is_some_and(|u| u.estimator.is_some()),
             estimate: None,
             out: Vec::with_capacity(8 * 1024),
         }
@@ -353,6 +358,9 @@ impl<'a> Frontend<'a> {
     /// its facts completed with the upstream planner's row estimate.
     async fn judge_estimated(&mut self, sql: &str, protocol: Protocol) -> Judgement {
         let judgement = self.judge(sql, protocol);
+        if !self.estimating {
+            return judgement;
+        }
         let state = self.state;
         let Some(upstream) = state.upstream(self.shared.connection.as_str()) else {
             return judgement;
