@@ -40,7 +40,11 @@ impl Estimator {
         if !worth_estimating(facts) {
             return None;
         }
-        let mut slot = self.connection.lock().await;
+        // Waiting for the connection (other sessions' estimates) counts against the deadline.
+        let Ok(mut slot) = tokio::time::timeout(DEADLINE, self.connection.lock()).await else {
+            debug!(connection = %upstream.config.name, "no row estimate: the estimator is busy");
+            return None;
+        };
         let estimate = tokio::time::timeout(DEADLINE, async {
             if slot.is_none() {
                 let Connected { stream, buf, .. } = upstream::connect(upstream, &[], DEADLINE)
