@@ -14,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::approvals::{Psql, api, drop_table, exists, request_id};
+use support::approvals::{Psql, api, drop_table, exists, request_id, shown};
 use support::{BOT_KEY, CAROL_KEY, DAVE_KEY, ERIN_KEY, Gateway, KEY, Options};
 
 /// The `airlock approvals` CLI against the gateway's HTTP listener, as `identity`.
@@ -280,15 +280,8 @@ async fn votes_follow_the_rules_and_a_grant_runs_exactly_its_statement_once() {
     let reuse = alice.batch_execute(statement).await.unwrap_err();
     assert_ne!(request_id(&support::message(&reuse)), id);
     assert!(!exists("appr_retry").await);
-    let (_, shown) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
-    assert_eq!(shown["state"], "executed");
+    let request = shown(&gw, &id).await;
+    assert_eq!(request["state"], "executed");
 
     // The human an agent acts for cannot approve the agent's request.
     let bot_id = request_id(&support::message(&by_bot));
@@ -375,15 +368,8 @@ async fn cancel_withdraws_a_held_request_and_the_extended_protocol_holds_too() {
     let error = result.unwrap_err();
     assert_eq!(support::sqlstate(&error), "57014", "{error}");
     assert!(support::message(&error).contains(&format!("approval request {id} was withdrawn")));
-    let (_, shown) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
-    assert_eq!(shown["state"], "withdrawn");
+    let request = shown(&gw, &id).await;
+    assert_eq!(request["state"], "withdrawn");
 
     // Held again, then approved: the Execute runs.
     let held = tokio::spawn(async move {
@@ -449,19 +435,9 @@ async fn a_pending_request_survives_a_restart_and_is_used_in_retry_mode() {
         ..Options::default()
     })
     .await;
-    let (status, shown) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, shown["state"].as_str()),
-        (200, Some("pending")),
-        "{shown}"
-    );
+    // `shown` asserts the 200.
+    let request = shown(&gw, &id).await;
+    assert_eq!(request["state"].as_str(), Some("pending"), "{request}");
     let (status, _) = vote(&gw, ("carol", CAROL_KEY), &id, "approve", None).await;
     assert_eq!(status, 200);
     gw.connect()

@@ -10,8 +10,8 @@
 
 mod support;
 
-use support::approvals::{api, request_id};
-use support::{CAROL_KEY, Gateway, Options, count, direct, message, sqlstate};
+use support::approvals::{request_id, shown};
+use support::{Gateway, Options, count, direct, message, sqlstate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planners_estimate_decides_and_reaches_the_approver() {
@@ -61,14 +61,7 @@ when {
     );
     assert_eq!(count("est_rows").await, 4990, "estimating runs nothing");
     let id = request_id(&message(&error));
-    let (_, request) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
+    let request = shown(&gw, &id).await;
     let rows = request["context"]["estimated_rows"].as_u64().unwrap();
     assert!(
         (4000..=6000).contains(&rows),

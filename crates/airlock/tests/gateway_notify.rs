@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
-use support::approvals::{api, drop_table, request_id};
-use support::{CAROL_KEY, Gateway, Options};
+use support::approvals::{drop_table, request_id, shown};
+use support::{Gateway, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -331,14 +331,17 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         ]
     );
     assert_eq!(buttons[2]["url"], inbox_link.as_str());
-    let shown = message.to_string();
+    let posted_text = message.to_string();
     for expected in [
         "alice",
         "local",
         "pg-schema-change",
         "CREATE TABLE notify_t (id int)",
     ] {
-        assert!(shown.contains(expected), "`{expected}` not in {shown}");
+        assert!(
+            posted_text.contains(expected),
+            "`{expected}` not in {posted_text}"
+        );
     }
 
     // Teams: an Adaptive Card to the Workflows URL (with its query), linking to the inbox.
@@ -382,14 +385,7 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         401,
         "replayed after five minutes"
     );
-    let (_, request) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
+    let request = shown(&gw, &id).await;
     assert_eq!(request["state"], "pending", "no refused click counted");
 
     // Signed, but from a Slack user with no identity, or from the requester: not counted, and
@@ -448,14 +444,7 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         "{:?}",
         started.elapsed()
     );
-    let (_, request) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
+    let request = shown(&gw, &id).await;
     assert_eq!(request["state"], "approved", "{request}");
     assert_eq!(request["approvals"][0]["voter"]["id"], "carol");
     assert_eq!(request["approvals"][0]["channel"], "slack");
@@ -487,28 +476,10 @@ async fn requests_reach_slack_teams_and_webhooks_and_a_signed_slack_click_approv
         stand_in.wait_for("/broken", 3).await.len() >= 3,
         "three attempts"
     );
-    let mut notices = Value::Null;
-    for _ in 0..100 {
-        let (_, request) = api(
-            &gw,
-            "GET",
-            &format!("/v1/approvals/{id}"),
-            Some(("carol", CAROL_KEY)),
-            None,
-        )
-        .await;
-        notices = request["notices"].clone();
-        let failed = notices
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["delivery"]["status"] == "failed");
-        if failed && notices.as_array().unwrap().len() >= 9 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let notices = notices.as_array().unwrap();
+    let notices = notices_when(&gw, &id, |ns| {
+        ns.iter().any(|n| n["delivery"]["status"] == "failed") && ns.len() >= 9
+    })
+    .await;
     let of = |channel: &str, status: &str| {
         notices
             .iter()
@@ -752,14 +723,7 @@ when { context.stmt.kind == "create" };
         )),
         "{text}"
     );
-    let (_, request) = api(
-        &gw,
-        "GET",
-        &format!("/v1/approvals/{id}"),
-        Some(("carol", CAROL_KEY)),
-        None,
-    )
-    .await;
+    let request = shown(&gw, &id).await;
     assert_eq!(
         request["state"], "pending",
         "a vote without its reason does not count"
@@ -772,14 +736,7 @@ when { context.stmt.kind == "create" };
 async fn notices_when(gw: &Gateway, id: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let mut notices = Vec::new();
     for _ in 0..100 {
-        let (_, request) = api(
-            gw,
-            "GET",
-            &format!("/v1/approvals/{id}"),
-            Some(("carol", CAROL_KEY)),
-            None,
-        )
-        .await;
+        let request = shown(gw, id).await;
         notices = request["notices"].as_array().cloned().unwrap_or_default();
         if ready(&notices) {
             break;

@@ -98,6 +98,9 @@ async fn chromium_logs_in_and_a_click_on_approve_runs_the_held_psql_statement() 
     drop_table("inbox_held").await;
 }
 
+/// A request header: name and value.
+type Header<'a> = (&'a str, &'a str);
+
 /// One raw HTTP/1.1 exchange: status, headers (lower-cased names) and body.
 async fn http(
     gw: &Gateway,
@@ -208,42 +211,27 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
 
     // A vote without a session, without the CSRF token, or from another site is refused.
     let (cookie, csrf) = login(&gw, "carol", CAROL_KEY).await;
-    let (status, _, _) = http(
-        &gw,
-        "POST",
-        &vote_path,
-        &[],
-        Some(&format!("csrf={csrf}&choice=approve")),
-    )
-    .await;
-    assert_eq!(status, 401, "no session");
-    let (status, _, _) = http(
-        &gw,
-        "POST",
-        &vote_path,
-        &[("Cookie", &cookie)],
-        Some("choice=approve"),
-    )
-    .await;
-    assert_eq!(status, 403, "no CSRF token");
-    let (status, _, _) = http(
-        &gw,
-        "POST",
-        &vote_path,
-        &[("Cookie", &cookie)],
-        Some("csrf=forged&choice=approve"),
-    )
-    .await;
-    assert_eq!(status, 403, "a forged CSRF token");
-    let (status, _, _) = http(
-        &gw,
-        "POST",
-        &vote_path,
-        &[("Cookie", &cookie), ("Origin", "http://evil.example")],
-        Some(&format!("csrf={csrf}&choice=approve")),
-    )
-    .await;
-    assert_eq!(status, 403, "another site's form");
+    let approve = format!("csrf={csrf}&choice=approve");
+    let with_cookie = [("Cookie", cookie.as_str())];
+    let from_elsewhere = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    let refusals: [(&[Header], &str, u16, &str); 4] = [
+        (&[], &approve, 401, "no session"),
+        (&with_cookie, "choice=approve", 403, "no CSRF token"),
+        (
+            &with_cookie,
+            "csrf=forged&choice=approve",
+            403,
+            "a forged CSRF token",
+        ),
+        (&from_elsewhere, &approve, 403, "another site's form"),
+    ];
+    for (headers, form, expected, why) in refusals {
+        let (status, _, _) = http(&gw, "POST", &vote_path, headers, Some(form)).await;
+        assert_eq!(status, expected, "{why}");
+    }
     let (_, _, page) = http(
         &gw,
         "GET",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::{Gateway, KEY, direct};
+use super::{CAROL_KEY, Gateway, KEY, direct};
 
 /// A raw HTTP/1.1 call to the API; returns the status and the JSON body.
 pub async fn api(
@@ -40,6 +40,20 @@ pub async fn api(
     let status: u16 = answer[9..12].parse().unwrap();
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Request `id` as a human reviewer (carol) reads it through the API; its status must be 200.
+pub async fn shown(gw: &Gateway, id: &str) -> Value {
+    let (status, request) = api(
+        gw,
+        "GET",
+        &format!("/v1/approvals/{id}"),
+        Some(("carol", CAROL_KEY)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "GET /v1/approvals/{id}: {request}");
+    request
 }
 
 /// The request id in a message (`… request apr_… …`).

@@ -85,17 +85,6 @@ impl Browser {
             .to_owned()
     }
 
-    /// The visible text of the page (read again if the page changes while it is read).
-    pub async fn text(&self) -> String {
-        for _ in 0..50 {
-            if let Some(text) = self.try_text("body").await {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the page's text could not be read");
-    }
-
     /// Waits (up to 10 s) until the page's text contains `needle`; returns the text.
     pub async fn wait_text(&self, needle: &str) -> String {
         let mut text = String::new();
@@ -148,12 +137,9 @@ impl Browser {
 
     /// The visible text of the element matching a CSS selector.
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.command("GET", &format!("element/{element}/text"), None)
+        self.try_text(css)
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .unwrap_or_else(|| panic!("no element `{css}` with text on the page"))
     }
 
     /// The element matching a CSS selector (the test fails if there is none).
