@@ -18,31 +18,26 @@ pub fn requester(request: &Request) -> String {
 
 /// `delete, update`, or `unknown` when the inspector named none.
 pub fn kinds(request: &Request) -> String {
-    let kinds: Vec<&str> = request
-        .context()
-        .statement_kinds
-        .iter()
-        .map(|k| k.as_str())
-        .collect();
-    if kinds.is_empty() {
-        "unknown".to_owned()
-    } else {
-        kinds.join(", ")
-    }
+    let kinds = request.context().statement_kinds.iter();
+    joined(kinds.map(|k| k.as_str().to_owned()), "unknown")
 }
 
 /// `public.orders (write), users (read)`, or `none named`.
 pub fn objects(request: &Request) -> String {
-    let objects: Vec<String> = request
-        .context()
-        .objects
-        .iter()
-        .map(|o| format!("{} ({})", o.name, o.access.as_str()))
-        .collect();
-    if objects.is_empty() {
-        "none named".to_owned()
+    let objects = request.context().objects.iter();
+    joined(
+        objects.map(|o| format!("{} ({})", o.name, o.access.as_str())),
+        "none named",
+    )
+}
+
+/// The items separated by commas, or `none` when there are none.
+fn joined(items: impl Iterator<Item = String>, none: &str) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        none.to_owned()
     } else {
-        objects.join(", ")
+        items.join(", ")
     }
 }
 

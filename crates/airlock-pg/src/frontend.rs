@@ -134,6 +134,23 @@ fn bind<'a>(r: &mut Reader<'a>) -> Result<FrontendMessage<'a>, WireError> {
     })
 }
 
+/// Appends one run of `sql` through the extended protocol, unnamed statement and portal, no
+/// parameters, text results: Parse, Bind, Execute (all rows), Sync. A server refuses at Parse
+/// text that holds more than one command.
+pub fn encode_extended_query(out: &mut Vec<u8>, sql: &str) {
+    let mut parse = Vec::with_capacity(sql.len() + 8);
+    parse.push(0);
+    parse.extend_from_slice(sql.as_bytes());
+    parse.push(0);
+    parse.extend_from_slice(&0i16.to_be_bytes());
+    crate::frame::encode_frame(out, b'P', &parse);
+    // Portal "", statement "", no format codes, no parameters, no result format codes.
+    crate::frame::encode_frame(out, b'B', &[0, 0, 0, 0, 0, 0, 0, 0]);
+    // Portal "", no row limit.
+    crate::frame::encode_frame(out, b'E', &[0, 0, 0, 0, 0]);
+    crate::frame::encode_frame(out, b'S', &[]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +201,42 @@ mod tests {
                 formats: vec![],
                 params: vec![Some(&b"42"[..]), None]
             })
+        );
+    }
+
+    #[test]
+    fn an_extended_query_round_trips() {
+        let mut wire = Vec::new();
+        encode_extended_query(&mut wire, "EXPLAIN DELETE FROM t");
+        let mut messages = Vec::new();
+        let mut rest = &wire[..];
+        while let Ok(crate::Decoded::Complete(f, used)) =
+            crate::decode_frame(rest, crate::MAX_FRAME)
+        {
+            messages.push(parse_frontend(&f).unwrap());
+            rest = &rest[used..];
+        }
+        assert!(rest.is_empty());
+        assert_eq!(
+            messages,
+            [
+                FrontendMessage::Parse {
+                    name: "",
+                    sql: "EXPLAIN DELETE FROM t",
+                    param_types: vec![]
+                },
+                FrontendMessage::Bind {
+                    portal: "",
+                    statement: "",
+                    formats: vec![],
+                    params: vec![]
+                },
+                FrontendMessage::Execute {
+                    portal: "",
+                    max_rows: 0
+                },
+                FrontendMessage::Sync,
+            ]
         );
     }
 

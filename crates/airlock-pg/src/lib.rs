@@ -17,7 +17,7 @@ mod upstream;
 
 pub use backend::{ErrorFields, Severity, encode_error, encode_notice, parse_error, parse_ready};
 pub use frame::{Decoded, Frame, MAX_FRAME, decode_frame, encode_frame};
-pub use frontend::{FrontendMessage, parse_frontend};
+pub use frontend::{FrontendMessage, encode_extended_query, parse_frontend};
 pub use scram::{
     Accepted, DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier,
 };

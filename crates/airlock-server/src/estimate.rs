@@ -94,17 +94,7 @@ fn worth_estimating(facts: &Facts) -> bool {
 /// `Ok(None)`: the server refused (an error it reported, e.g. an unknown table).
 async fn explain(stream: &mut Stream, buf: &mut ReadBuf, sql: &str) -> Result<Option<u64>, String> {
     let mut out = Vec::with_capacity(sql.len() + 64);
-    let mut parse = Vec::with_capacity(sql.len() + 32);
-    parse.push(0); // unnamed statement
-    parse.extend_from_slice(b"EXPLAIN (FORMAT JSON) ");
-    parse.extend_from_slice(sql.as_bytes());
-    parse.push(0);
-    parse.extend_from_slice(&0i16.to_be_bytes());
-    airlock_pg::encode_frame(&mut out, b'P', &parse);
-    // Unnamed portal of the unnamed statement, no parameters, text results.
-    airlock_pg::encode_frame(&mut out, b'B', &[0, 0, 0, 0, 0, 0, 0, 0]);
-    airlock_pg::encode_frame(&mut out, b'E', &[0, 0, 0, 0, 0]);
-    airlock_pg::encode_frame(&mut out, b'S', &[]);
+    airlock_pg::encode_extended_query(&mut out, &format!("EXPLAIN (FORMAT JSON) {sql}"));
     stream.write_all(&out).await.map_err(|e| e.to_string())?;
     let mut rows = None;
     let mut refused = false;

@@ -100,6 +100,20 @@ pub fn client_config(tls: &UpstreamTls) -> Result<Option<Arc<ClientConfig>>, Tls
     Ok(Some(Arc::new(config)))
 }
 
+/// The client side of outgoing notices (Slack, Teams, webhooks): public servers, checked
+/// against Mozilla's root certificates.
+pub fn public_client_config() -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// The name a connection's certificate is checked against (and sent as SNI): its host.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(host.to_owned()).map_err(|_| TlsError::ServerName(host.to_owned()))

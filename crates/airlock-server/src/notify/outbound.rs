@@ -68,13 +68,21 @@ impl Target {
             path.to_owned()
         };
         let default_port = if tls { 443 } else { 80 };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                (host, port.parse::<u16>().map_err(|_| bad())?)
+        let port_of = |text: &str| text.parse::<u16>().map_err(|_| bad());
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            // An IPv6 literal: `[::1]` or `[::1]:8080`.
+            let (host, after) = bracketed.split_once(']').ok_or_else(bad)?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, port_of(port)?),
+                None if after.is_empty() => (host, default_port),
+                None => return Err(bad()),
             }
-            _ => (authority, default_port),
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, port_of(port)?),
+                None => (authority, default_port),
+            }
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || authority.contains('@') {
             return Err(bad());
         }
@@ -150,6 +158,7 @@ async fn exchange(
         let name = ServerName::try_from(target.host.clone())
             .map_err(|e| connect_error(format!("not a TLS server name: {e}")))?;
         let tls = connector()
+            .map_err(connect_error)?
             .connect(name, tcp)
             .await
             .map_err(|e| connect_error(format!("TLS: {e}")))?;
@@ -223,29 +232,14 @@ where
     Ok(Answer { status, body })
 }
 
-/// One TLS client configuration for every notice (Mozilla's roots, aws-lc-rs).
-fn connector() -> TlsConnector {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|builder| {
-                builder
-                    .with_root_certificates(roots.clone())
-                    .with_no_client_auth()
-            })
-            .unwrap_or_else(|_| {
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth()
-            });
-        Arc::new(config)
-    });
-    TlsConnector::from(Arc::clone(config))
+/// One TLS client configuration for every notice, made on first use.
+fn connector() -> Result<TlsConnector, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| crate::tls::public_client_config().map_err(|e| e.to_string()))
+        .as_ref()
+        .map(|config| TlsConnector::from(Arc::clone(config)))
+        .map_err(Clone::clone)
 }
 
 #[cfg(test)]
@@ -265,6 +259,9 @@ mod tests {
         );
         let t = Target::parse("http://[::1]:8080/x").unwrap();
         assert_eq!((t.host(), t.port, t.path()), ("::1", 8080, "/x"));
+        let t = Target::parse("https://[::1]/x").unwrap();
+        assert_eq!((t.host(), t.port), ("::1", 443));
+        assert!(Target::parse("http://[::1/x").is_err());
         let error = Target::parse("ftp://example.com/secret").unwrap_err();
         assert!(!error.to_string().contains("secret"), "{error}");
         assert!(Target::parse("http://user:pw@example.com/").is_err());

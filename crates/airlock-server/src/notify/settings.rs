@@ -64,28 +64,20 @@ impl NotifySettings {
                 token: slack
                     .bot_token
                     .read()
-                    .map_err(|e| format!("approvals.slack.bot_token: {e}"))?,
-                signing_secret: slack
-                    .signing_secret
-                    .read()
-                    .map_err(|e| format!("approvals.slack.signing_secret: {e}"))?
+                    .map_err(at("approvals.slack.bot_token"))?,
+                signing_secret: (slack.signing_secret.read())
+                    .map_err(at("approvals.slack.signing_secret"))?
                     .into_bytes(),
-                api: Target::parse(&slack.api_url)
-                    .map_err(|e| format!("approvals.slack.api_url: {e}"))?,
+                api: Target::parse(&slack.api_url).map_err(at("approvals.slack.api_url"))?,
                 users: slack.users.clone(),
             })),
         };
         let teams = match &config.teams {
             None => None,
             Some(teams) => {
-                let url = teams
-                    .webhook_url
-                    .read()
-                    .map_err(|e| format!("approvals.teams.webhook_url: {e}"))?;
-                Some(
-                    Target::parse(url.trim())
-                        .map_err(|e| format!("approvals.teams.webhook_url: {e}"))?,
-                )
+                let path = "approvals.teams.webhook_url";
+                let url = teams.webhook_url.read().map_err(at(path))?;
+                Some(Target::parse(url.trim()).map_err(at(path))?)
             }
         };
         let mut webhooks = Vec::new();
@@ -93,11 +85,9 @@ impl NotifySettings {
             webhooks.push(WebhookSettings {
                 name: hook.name.clone(),
                 target: Target::parse(&hook.url)
-                    .map_err(|e| format!("approvals.webhooks[{i}].url: {e}"))?,
-                secret: hook
-                    .secret
-                    .read()
-                    .map_err(|e| format!("approvals.webhooks[{i}].secret: {e}"))?
+                    .map_err(at(&format!("approvals.webhooks[{i}].url")))?,
+                secret: (hook.secret.read())
+                    .map_err(at(&format!("approvals.webhooks[{i}].secret")))?
                     .into_bytes(),
             });
         }
@@ -112,4 +102,9 @@ impl NotifySettings {
     pub(super) fn is_empty(&self) -> bool {
         self.slack.is_none() && self.teams.is_none() && self.webhooks.is_empty()
     }
+}
+
+/// An error prefixed with the configuration path it concerns.
+fn at<E: std::fmt::Display>(path: &str) -> impl Fn(E) -> String + '_ {
+    move |error| format!("{path}: {error}")
 }
