@@ -144,6 +144,14 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Request `id`'s inbox page as the session `cookie` sees it: headers and HTML.
+async fn request_page(gw: &Gateway, id: &str, cookie: &str) -> (Vec<(String, String)>, String) {
+    let path = format!("/approvals/{id}");
+    let (status, headers, page) = http(gw, "GET", &path, &[("Cookie", cookie)], None).await;
+    assert_eq!(status, 200, "{path}: {page}");
+    (headers, page)
+}
+
 /// Logs in over HTTP; returns the `Cookie` header value and the page's CSRF token.
 async fn login(gw: &Gateway, identity: &str, key: &str) -> (String, String) {
     let form = format!("identity={identity}&key={key}&next=%2Fapprovals");
@@ -232,14 +240,7 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
         let (status, _, _) = http(&gw, "POST", &vote_path, headers, Some(form)).await;
         assert_eq!(status, expected, "{why}");
     }
-    let (_, _, page) = http(
-        &gw,
-        "GET",
-        &format!("/approvals/{id}"),
-        &[("Cookie", &cookie)],
-        None,
-    )
-    .await;
+    let (_, page) = request_page(&gw, &id, &cookie).await;
     assert!(
         page.contains("data-state=\"pending\""),
         "nothing was counted"
@@ -247,14 +248,7 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
 
     // The requester sees her request but no form to decide it; her vote is refused anyway.
     let (alice_cookie, alice_csrf) = login(&gw, "alice", KEY).await;
-    let (_, _, page) = http(
-        &gw,
-        "GET",
-        &format!("/approvals/{id}"),
-        &[("Cookie", &alice_cookie)],
-        None,
-    )
-    .await;
+    let (_, page) = request_page(&gw, &id, &alice_cookie).await;
     assert!(page.contains("This is your own request"), "{page}");
     assert!(!page.contains("class=\"vote\""));
     let (status, _, page) = http(
@@ -289,14 +283,7 @@ async fn inbox_forms_need_a_session_its_csrf_token_and_this_site() {
         .batch_execute("CREATE TABLE inbox_csrf (id int)")
         .await
         .unwrap();
-    let (_, headers, page) = http(
-        &gw,
-        "GET",
-        &format!("/approvals/{id}"),
-        &[("Cookie", &cookie)],
-        None,
-    )
-    .await;
+    let (headers, page) = request_page(&gw, &id, &cookie).await;
     assert!(page.contains("data-state=\"executed\""), "{page}");
     let csp = header(&headers, "content-security-policy").unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
