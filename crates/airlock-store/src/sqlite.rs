@@ -41,6 +41,10 @@ const SELECT_CHECKPOINTS: &str = "SELECT seq, CAST(head_hash AS BLOB), CAST(time
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection that appends events (opened on first use). Always the same
+    /// connection, so its page cache stays valid between commits: a pool handing out
+    /// connections in turn makes each re-read the pages the others wrote.
+    appender: SqlitePool,
     path: PathBuf,
     /// The schema version of the file: the current one, unless opened read-only.
     version: i64,
@@ -79,6 +83,7 @@ impl SqliteStore {
 
     /// Closes every connection (the WAL is checkpointed into the main file).
     pub async fn close(&self) {
+        self.appender.close().await;
         self.pool.close().await;
     }
 
@@ -100,11 +105,16 @@ impl SqliteStore {
             // A local file, not a network peer: pinging it before every use only adds a
             // round trip to the connection's thread.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::from_sqlx(path, e))?;
+        let appender = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
         let mut store = Self {
             pool,
+            appender,
             path: path.to_path_buf(),
             version: 0,
         };
@@ -194,7 +204,7 @@ impl AuditStore for SqliteStore {
             // One statement is its own transaction: one round trip to SQLite's thread
             // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
             let mut insert = insert_events(events)?;
-            let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
+            let mut conn = self.appender.acquire().await.map_err(|e| self.err(e))?;
             insert
                 .build()
                 .execute(&mut *conn)
@@ -202,7 +212,7 @@ impl AuditStore for SqliteStore {
                 .map_err(|e| self.err(e))?;
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        let mut tx = self.appender.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut insert = insert_events(chunk)?;
             insert
