@@ -32,6 +32,9 @@ pub struct State {
     pub audit: AuditWriter,
     pub durability: Durability,
     pub read_window: Duration,
+    /// How long the audit writer holds a read's record for company: half the read window,
+    /// so a record is durable within the window (the other half is for the read itself).
+    pub linger: Duration,
     pub limits: Limits,
     pub cancels: CancelMap,
     /// Approval requests of reviewed statements, shared by sessions and deciding channels.
@@ -176,7 +179,12 @@ impl State {
         })?;
         let key = load_or_create_signing_key(&config.data_dir.join(SIGNING_KEY_FILE))?;
         let store = SqliteStore::open(&config.data_dir.join(SqliteStore::FILE_NAME)).await?;
-        let (audit, task) = AuditWriter::start(store.clone(), key, WriterConfig::default()).await?;
+        let linger = config.audit.read_window / 2;
+        let writer = WriterConfig {
+            linger,
+            ..WriterConfig::default()
+        };
+        let (audit, task) = AuditWriter::start(store.clone(), key, writer).await?;
         let lifetimes = approval_lifetimes(&config.approvals)?;
         let approvals = Arc::new(Approvals::load(&store, audit.clone(), lifetimes).await?);
         let approval = ApprovalSettings::of(config);
@@ -204,6 +212,7 @@ impl State {
             audit,
             durability: config.audit.durability,
             read_window: config.audit.read_window,
+            linger,
             limits,
             cancels: CancelMap::default(),
             approvals,

@@ -28,10 +28,6 @@ mod review;
 
 use review::{Held, Waiting};
 
-/// How long the audit writer may hold a lazy record (its default linger): a read's record
-/// is submitted this much before its read window ends.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
-
 /// How the client half ended.
 #[derive(Debug)]
 pub enum End {
@@ -448,7 +444,7 @@ impl<'a> Frontend<'a> {
         } else {
             Recording::Deferred {
                 record: Box::new(record),
-                deadline: Instant::now() + self.state.read_window.saturating_sub(LINGER),
+                deadline: Instant::now() + self.state.read_window.saturating_sub(self.state.linger),
             }
         };
         if let Err(error) = waited {
