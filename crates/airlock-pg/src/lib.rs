@@ -19,7 +19,8 @@ pub use backend::{ErrorFields, Severity, encode_error, encode_notice, parse_erro
 pub use frame::{Decoded, Frame, MAX_FRAME, decode_frame, encode_frame};
 pub use frontend::{FrontendMessage, encode_extended_query, parse_frontend};
 pub use scram::{
-    Accepted, DEFAULT_ITERATIONS, ScramClient, ScramError, ScramServer, ScramVerifier,
+    Accepted, DEFAULT_ITERATIONS, MAX_ITERATIONS, ScramClient, ScramError, ScramServer,
+    ScramVerifier,
 };
 pub use startup::{StartupPacket, decode_startup, encode_ssl_request, encode_startup};
 pub use upstream::{HandshakeError, Step, UpstreamHandshake, UpstreamSession};

@@ -26,7 +26,17 @@ pub enum ScramError {
     BadServerSignature,
     #[error("`{0}` is not a SCRAM-SHA-256 verifier")]
     BadVerifier(String),
+    #[error(
+        "the server asks for {0} SCRAM iterations; airlock computes at most {MAX_ITERATIONS} \
+         (PostgreSQL's default is 4096)"
+    )]
+    TooManyIterations(u32),
 }
+
+/// The most PBKDF2 iterations airlock computes for one exchange or verifier. Each costs two
+/// HMACs on the session's thread: a count in the billions, from a hostile or misconfigured
+/// server, would stall every session on that thread for hours.
+pub const MAX_ITERATIONS: u32 = 1_000_000;
 
 /// What a server stores to check a password without knowing it.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,7 +78,11 @@ impl ScramVerifier {
                 .ok_or_else(bad)
         };
         Ok(Self {
-            iterations: iterations.parse().ok().filter(|i| *i > 0).ok_or_else(bad)?,
+            iterations: iterations
+                .parse()
+                .ok()
+                .filter(|i| (1..=MAX_ITERATIONS).contains(i))
+                .ok_or_else(bad)?,
             salt: B64.decode(salt).map_err(|_| bad())?,
             stored_key: key(stored)?,
             server_key: key(server)?,
@@ -240,6 +254,9 @@ impl ScramClient {
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i > 0)
             .ok_or(ScramError::Malformed("iteration count missing"))?;
+        if iterations > MAX_ITERATIONS {
+            return Err(ScramError::TooManyIterations(iterations));
+        }
         let salted = salted_password(&self.password, &salt, iterations);
         let client_key = hmac(&salted, b"Client Key");
         let without_proof = format!("c=biws,r={nonce}");

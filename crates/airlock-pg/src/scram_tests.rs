@@ -97,3 +97,20 @@ fn verifiers_round_trip_in_postgres_format() {
     assert!(ScramVerifier::parse("md5abc").is_err());
     assert!(ScramVerifier::parse("SCRAM-SHA-256$0:AA==$AA==:AA==").is_err());
 }
+
+#[test]
+fn a_server_asking_for_billions_of_iterations_is_refused_at_once() {
+    let (mut client, _) = ScramClient::start("secret", "abc");
+    let started = std::time::Instant::now();
+    let error = client
+        .respond("r=abcdef,s=c2FsdA==,i=4294967295")
+        .unwrap_err();
+    assert_eq!(error, ScramError::TooManyIterations(u32::MAX));
+    assert!(error.to_string().contains("at most 1000000"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // A stored verifier may not demand more either (same keys, only the count changed).
+    let stored = ScramVerifier::new("secret", b"salt", 4096).to_string();
+    assert!(ScramVerifier::parse(&stored).is_ok());
+    let greedy = stored.replacen("$4096:", &format!("${}:", MAX_ITERATIONS + 1), 1);
+    assert!(ScramVerifier::parse(&greedy).is_err());
+}
