@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 /// Where to send a cancel for one session.
 #[derive(Clone, Debug)]
 pub struct CancelTarget {
-    pub host: String,
-    pub port: u16,
+    /// The session's upstream: its address, and its TLS if the session's leg is encrypted.
+    pub upstream: Arc<crate::state::Upstream>,
     pub pid: i32,
     pub key: Vec<u8>,
     /// The session's cancel counter: a statement held for approval withdraws its request.

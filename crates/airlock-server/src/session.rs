@@ -103,8 +103,7 @@ async fn serve(
         CancelMap::register(
             state,
             CancelTarget {
-                host: config.host.clone(),
-                port: config.port,
+                upstream: Arc::clone(&auth.upstream),
                 pid: *pid,
                 key: key.clone(),
                 interrupts: Arc::clone(&shared.cancels),
@@ -263,7 +262,14 @@ async fn forward_cancel(state: &State, pid: i32, key: &[u8]) {
     target
         .interrupts
         .send_modify(|count| *count = count.wrapping_add(1));
-    if let Err(error) = upstream::cancel(&target.host, target.port, target.pid, &target.key).await {
+    let config = &target.upstream.config;
+    let sent = upstream::cancel(
+        (config.host.as_str(), config.port),
+        target.upstream.tls.as_ref(),
+        (target.pid, &target.key),
+        state.limits.upstream_timeout,
+    );
+    if let Err(error) = sent.await {
         warn!(%error, "cancel request could not be forwarded");
     }
 }

@@ -143,17 +143,39 @@ async fn encrypt(mut tcp: TcpStream, tls: &UpstreamTls) -> Result<Stream, Handsh
     }
 }
 
-/// Sends a CancelRequest for upstream backend `pid`/`key` on a new connection.
-pub async fn cancel(host: &str, port: u16, pid: i32, key: &[u8]) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect((host, port)).await?;
-    let length = u32::try_from(12 + key.len()).unwrap_or(u32::MAX);
+/// Sends a CancelRequest for upstream backend `(pid, key)` on a new connection to `address`,
+/// inside TLS when the session's leg uses it (the key is a secret: whoever reads it can cancel
+/// that backend's queries; PostgreSQL reads a cancel after SSL negotiation as libpq 17 sends
+/// it). Bounded by `timeout`.
+pub async fn cancel(
+    address: (&str, u16),
+    tls: Option<&UpstreamTls>,
+    (pid, key): (i32, &[u8]),
+    timeout: std::time::Duration,
+) -> Result<(), String> {
     let mut packet = Vec::with_capacity(16);
+    let length = u32::try_from(12 + key.len()).unwrap_or(u32::MAX);
     packet.extend_from_slice(&length.to_be_bytes());
     packet.extend_from_slice(&80_877_102i32.to_be_bytes());
     packet.extend_from_slice(&pid.to_be_bytes());
     packet.extend_from_slice(key);
-    stream.write_all(&packet).await?;
-    stream.shutdown().await
+    let send = async {
+        let tcp = TcpStream::connect(address).await?;
+        let mut stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => encrypt(tcp, tls).await?,
+        };
+        stream.write_all(&packet).await?;
+        stream.flush().await?;
+        stream.shutdown().await.map_err(HandshakeFailure::Io)
+    };
+    match tokio::time::timeout(timeout, send).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(HandshakeFailure::Io(error))) => Err(error.to_string()),
+        Ok(Err(HandshakeFailure::Tls(reason))) => Err(reason),
+        Ok(Err(HandshakeFailure::Protocol(error))) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+    }
 }
 
 /// A Terminate message.
@@ -161,4 +183,96 @@ pub fn terminate() -> Vec<u8> {
     let mut out = Vec::with_capacity(5);
     encode_frame(&mut out, b'X', b"");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rcgen::{CertificateParams, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A stand-in server for one cancel connection: answers an SSLRequest with `S` and a TLS
+    /// handshake (self-signed certificate), then returns the 16-byte CancelRequest it read and
+    /// whether it came inside TLS.
+    async fn stand_in(listener: TcpListener) -> (Vec<u8>, bool) {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 8];
+        tcp.read_exact(&mut first).await.unwrap();
+        if first != encode_ssl_request() {
+            let mut rest = [0u8; 8];
+            tcp.read_exact(&mut rest).await.unwrap();
+            return ([first, rest].concat(), false);
+        }
+        tcp.write_all(b"S").await.unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut tls = acceptor.accept(tcp).await.unwrap();
+        let mut packet = vec![0u8; 16];
+        tls.read_exact(&mut packet).await.unwrap();
+        (packet, true)
+    }
+
+    fn expected_packet() -> Vec<u8> {
+        let mut packet = 16u32.to_be_bytes().to_vec();
+        packet.extend_from_slice(&80_877_102i32.to_be_bytes());
+        packet.extend_from_slice(&4242i32.to_be_bytes());
+        packet.extend_from_slice(b"k3y!");
+        packet
+    }
+
+    #[tokio::test]
+    async fn a_cancel_travels_inside_tls_when_the_session_leg_does() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(stand_in(listener));
+        let config = crate::tls::client_config(&airlock_config::UpstreamTls::Require)
+            .unwrap()
+            .unwrap();
+        let tls = UpstreamTls {
+            connector: tokio_rustls::TlsConnector::from(config),
+            server_name: crate::tls::server_name("localhost").unwrap(),
+        };
+        let address = ("127.0.0.1", port);
+        let timeout = Duration::from_secs(5);
+        cancel(address, Some(&tls), (4242, b"k3y!"), timeout)
+            .await
+            .unwrap();
+        assert_eq!(server.await.unwrap(), (expected_packet(), true));
+    }
+
+    #[tokio::test]
+    async fn a_cancel_is_plain_on_a_plain_leg_and_a_dead_upstream_is_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(stand_in(listener));
+        let timeout = Duration::from_secs(5);
+        cancel(("127.0.0.1", port), None, (4242, b"k3y!"), timeout)
+            .await
+            .unwrap();
+        assert_eq!(server.await.unwrap(), (expected_packet(), false));
+        // Nothing listens there any more: a clear error, not a hang.
+        let error = cancel(("127.0.0.1", port), None, (1, b"0000"), timeout)
+            .await
+            .unwrap_err();
+        assert!(error.contains("refused"), "{error}");
+    }
 }

@@ -205,6 +205,22 @@ async fn upstream_require_encrypts_the_leg_to_postgres() {
     assert_eq!(rows.len(), 10_000);
     assert_eq!(rows[9_999].get::<_, i32>(0), 10_000);
     assert_eq!(rows[9_999].get::<_, &str>(1).len(), 1000);
+    // The cancel is forwarded inside TLS too, and PostgreSQL acts on it.
+    cancel_stops_a_sleep(client).await;
+}
+
+/// Cancels a running `pg_sleep(30)` with the client's cancel key: it fails with 57014 at once.
+async fn cancel_stops_a_sleep(client: tokio_postgres::Client) {
+    let token = client.cancel_token();
+    let sleeping = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    let error = tokio::time::timeout(std::time::Duration::from_secs(5), sleeping)
+        .await
+        .expect("the cancel arrives")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(sqlstate(&error), "57014", "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,18 +271,9 @@ async fn upstream_verify_full_checks_the_chain_and_the_host_name() {
     let client = back.connect().await;
     let row = client.query_one("SELECT 6 * 7", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 42);
-    // Cancel requests come in plaintext (libpq before 17 never encrypts them), even to a
-    // listener that requires TLS: the back gateway's cancel reaches PostgreSQL through it.
-    let token = client.cancel_token();
-    let sleeping = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    token.cancel_query(tokio_postgres::NoTls).await.unwrap();
-    let error = tokio::time::timeout(std::time::Duration::from_secs(5), sleeping)
-        .await
-        .expect("the cancel arrives")
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(sqlstate(&error), "57014", "{error}");
+    // The client's cancel comes in plaintext (tokio-postgres, like libpq before 17), even to a
+    // listener that requires TLS; the back gateway forwards it inside TLS, as its leg is.
+    cancel_stops_a_sleep(client).await;
 
     // Signed by the right CA, but for another name.
     let elsewhere = Pki::new(&["db.example"]);
