@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock_config::{Config, ListenerProtocol};
-use airlock_server::{Limits, ListenerSettings, State, Workers};
+use airlock_config::Config;
+use airlock_server::{Gateway, Limits, Listening, Workers};
 use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
@@ -53,56 +53,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, limits: Limits, workers: Arc<Workers>) -> anyhow::Result<ExitCode> {
-    // Certificates and keys are loaded (and checked) before anything is bound.
-    let settings = config
-        .listeners
-        .iter()
-        .map(|l| ListenerSettings::load(l).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (state, writer) = State::start(&config, limits).await?;
-    let state = Arc::new(state);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
-    for (listener, settings) in config.listeners.iter().zip(settings) {
-        let socket = tokio::net::TcpListener::bind(listener.address)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", listener.address))?;
-        let tls = match &listener.tls {
-            None => "no TLS",
-            Some(tls) if tls.required => "TLS required",
-            Some(_) => "TLS optional",
-        };
-        tracing::warn!(listener = %listener.name, address = %listener.address, tls, "airlock listening");
-        eprintln!(
-            "airlock: listening on {} ({}, {tls})",
-            listener.address, listener.name
-        );
-        let mut stopped = stopped.clone();
-        let state = Arc::clone(&state);
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        match listener.protocol {
-            ListenerProtocol::Postgres => {
-                let workers = Some(Arc::clone(&workers));
-                servers.spawn(airlock_server::serve_on(
-                    state, socket, settings, shutdown, workers,
-                ));
-            }
-            ListenerProtocol::Http => {
-                servers.spawn(airlock_server::serve_http(
-                    state, socket, settings, shutdown,
-                ));
-            }
-        }
+    let gateway = Gateway::bind(&config, limits, workers).await?;
+    for Listening { name, address, tls } in gateway.listening() {
+        eprintln!("airlock: listening on {address} ({name}, {tls})");
     }
-    shutdown_signal().await;
-    eprintln!("airlock: shutting down (draining sessions)");
-    let _ = stop.send(true);
-    while servers.join_next().await.is_some() {}
-    state.audit.close().await.context("closing the audit log")?;
-    drop(state);
-    writer.join().await.context("the audit writer")?;
+    gateway
+        .run(async {
+            shutdown_signal().await;
+            eprintln!("airlock: shutting down (draining sessions)");
+        })
+        .await?;
     eprintln!("airlock: stopped");
     Ok(ExitCode::SUCCESS)
 }
