@@ -15,6 +15,7 @@ use tracing::error;
 
 use crate::error::{Refusal, SessionError};
 use crate::framed::ReadBuf;
+use crate::key_checks::KeyChecks;
 use crate::state::{State, Upstream};
 
 /// Startup parameters passed on to the upstream; anything else is refused (settings go
@@ -191,7 +192,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             );
             accepted.verifier
         }
-        ClientAuth::Password => password(stream, buf, max, first, others)
+        ClientAuth::Password => password(&state.key_checks, stream, buf, max, (first, others))
             .await?
             .ok_or_else(failed)?,
     };
@@ -238,7 +239,7 @@ pub async fn verify_key<'s>(
     if verifiers.is_empty() {
         verifiers.push(decoy_verifier(state.decoy_salt(user)));
     }
-    let matched = tokio::task::spawn_blocking(move || {
+    let check = move || {
         verifiers
             .iter()
             .enumerate()
@@ -246,9 +247,12 @@ pub async fn verify_key<'s>(
                 let this = verifier.verify_password(&key).then_some(i);
                 found.or(this)
             })
-    })
-    .await
-    .map_err(|_| SessionError::Internal("the key check did not finish"))?;
+    };
+    let matched = state
+        .key_checks
+        .run(check)
+        .await
+        .ok_or(SessionError::Internal("the key check did not finish"))?;
     // With no active keys the one verifier is the decoy, which no index of `keys` names.
     let key = matched.and_then(|i| keys.get(i)).map(|k| &k.id);
     Ok(identity
@@ -312,14 +316,14 @@ async fn scram<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// AuthenticationCleartextPassword: the key arrives as typed and is checked against each
 /// active verifier (PBKDF2 → ClientKey → StoredKey, compared in constant time) on a blocking
-/// thread, as it costs as much as the client's side of a SCRAM exchange. The verifier it
-/// matched, if any.
+/// thread (one of the few [`KeyChecks`] allows at once), as it costs as much as the client's
+/// side of a SCRAM exchange. The verifier it matched, if any.
 async fn password<S: AsyncRead + AsyncWrite + Unpin>(
+    checks: &KeyChecks,
     stream: &mut S,
     buf: &mut ReadBuf,
     max: usize,
-    first: ScramVerifier,
-    others: Vec<ScramVerifier>,
+    (first, others): (ScramVerifier, Vec<ScramVerifier>),
 ) -> Result<Option<ScramVerifier>, SessionError> {
     let mut out = Vec::new();
     encode_frame(&mut out, b'R', &3i32.to_be_bytes());
@@ -331,7 +335,7 @@ async fn password<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         return Ok(None);
     };
-    tokio::task::spawn_blocking(move || {
+    let check = move || {
         // Every verifier is tried, so the time taken does not tell which one matched.
         let mut matched = None;
         for verifier in std::iter::once(first).chain(others) {
@@ -340,9 +344,11 @@ async fn password<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         matched
-    })
-    .await
-    .map_err(|_| SessionError::Internal("the password check did not finish"))
+    };
+    checks
+        .run(check)
+        .await
+        .ok_or(SessionError::Internal("the password check did not finish"))
 }
 
 async fn read_auth<S: AsyncRead + AsyncWrite + Unpin>(

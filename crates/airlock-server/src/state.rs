@@ -23,6 +23,7 @@ use crate::approvals::Approvals;
 use crate::cancel::CancelMap;
 use crate::error::StartError;
 use crate::estimate::Estimator;
+use crate::key_checks::KeyChecks;
 use crate::notify::{Notifier, NotifySettings, SlackSettings};
 use crate::tls;
 
@@ -37,6 +38,8 @@ pub struct State {
     pub linger: Duration,
     pub limits: Limits,
     pub cancels: CancelMap,
+    /// Bounds the CPU spent on keys typed as passwords.
+    pub key_checks: KeyChecks,
     /// Approval requests of reviewed statements, shared by sessions and deciding channels.
     pub approvals: Arc<Approvals>,
     pub approval: ApprovalSettings,
@@ -76,6 +79,8 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// On shutdown: how long running statements may take before sessions are closed.
     pub drain_deadline: Duration,
+    /// API keys typed as passwords checked at once (each is 4096 PBKDF2 rounds on a core).
+    pub key_checks: usize,
 }
 
 /// A connection clients can reach, with the credentials the gateway uses for it.
@@ -106,6 +111,7 @@ impl Default for Limits {
             auth_timeout: Duration::from_secs(15),
             upstream_timeout: Duration::from_secs(10),
             drain_deadline: Duration::from_secs(30),
+            key_checks: KeyChecks::default_limit(),
         }
     }
 }
@@ -213,6 +219,7 @@ impl State {
             durability: config.audit.durability,
             read_window: config.audit.read_window,
             linger,
+            key_checks: KeyChecks::new(limits.key_checks),
             limits,
             cancels: CancelMap::default(),
             approvals,
