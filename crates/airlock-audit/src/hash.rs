@@ -15,8 +15,8 @@ pub const EVENT_DOMAIN: &[u8] = b"airlock-audit-event-v1\0";
 /// `SHA-256(EVENT_DOMAIN || prev_hash || body)`, where `prev_hash` is the hash of event `n - 1`
 /// ([`ChainHash::GENESIS`] for event 1) and `body` the event's canonical encoding, which
 /// includes its sequence number.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ChainHash([u8; 32]);
 
 impl ChainHash {
@@ -48,7 +48,14 @@ impl ChainHash {
 
 impl fmt::Display for ChainHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        f.write_str(airlock_model::hex32(&self.0, &mut [0; 64]))
+    }
+}
+
+/// As its hex string.
+impl Serialize for ChainHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(airlock_model::hex32(&self.0, &mut [0; 64]))
     }
 }
 

@@ -47,8 +47,8 @@ impl Command {
 }
 
 /// SHA-256 of a command's exact text; approvals and audit records bind to it.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TextHash([u8; 32]);
 
 impl TextHash {
@@ -63,7 +63,14 @@ impl TextHash {
 
 impl fmt::Display for TextHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        f.write_str(crate::hex32(&self.0, &mut [0; 64]))
+    }
+}
+
+/// As its hex string.
+impl Serialize for TextHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(crate::hex32(&self.0, &mut [0; 64]))
     }
 }
 

@@ -8,6 +8,7 @@ mod connection;
 mod decision;
 mod effect;
 mod facts;
+mod hex;
 mod identity;
 mod key;
 mod name;
@@ -22,6 +23,7 @@ pub use facts::{
     Origin, SettingChange, SettingScope, SqlFacts, Statement, StatementFlag, StatementKind,
     WhereClause,
 };
+pub use hex::hex32;
 pub use identity::{Identity, IdentityKind};
 pub use key::{API_KEY_PREFIX, KeyId, KeyIdError};
 pub use name::{Name, NameError};

@@ -91,6 +91,9 @@ impl<'a> Backend<'a> {
             let _ = client.write_all(&fatal).await;
         }
         let _ = client.shutdown().await;
+        // Final: every waiter wakes (the client half's loop and a held statement may both be
+        // waiting), and one that starts waiting later finds the stored permit.
+        self.shared.upstream_gone.notify_waiters();
         self.shared.upstream_gone.notify_one();
         end
     }
@@ -102,6 +105,11 @@ impl<'a> Backend<'a> {
     {
         let mut done = Vec::new();
         let mut pieces = Vec::new();
+        // Waiters kept across messages (re-armed when they fire), not one per message.
+        let shared = self.shared;
+        let client_gone = shared.client_gone.notified();
+        let notice = shared.notice_ready.notified();
+        tokio::pin!(client_gone, notice);
         loop {
             if !buf.pending().is_empty() {
                 let used = match self.scan(buf.pending(), &mut pieces, &mut done) {
@@ -139,9 +147,10 @@ impl<'a> Backend<'a> {
                     Ok(0) | Err(_) => return End::UpstreamClosed,
                     Ok(_) => {}
                 },
-                () = self.shared.client_gone.notified() => return End::ClientGone,
+                () = &mut client_gone => return End::ClientGone,
                 // Never inside a row being streamed through: only between whole messages.
-                () = self.shared.notice_ready.notified(), if self.streaming == 0 => {
+                () = &mut notice, if self.streaming == 0 => {
+                    notice.set(shared.notice_ready.notified());
                     let notices = self.shared.take_notices();
                     if client.write_all(&notices).await.is_err() || client.flush().await.is_err() {
                         return End::ClientGone;

@@ -203,6 +203,33 @@ async fn a_denied_held_statement_fails_with_the_reason_and_the_session_goes_on()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_dies_during_a_hold_ends_the_session_and_withdraws_the_request() {
+    drop_table("appr_orphan").await;
+    let gw = Gateway::start().await;
+    let mut psql = Psql::start(
+        &gw,
+        "SET application_name = 'held-orphan';\nCREATE TABLE appr_orphan (id int);\n",
+    );
+    let id = request_id(&psql.line_with("NOTICE").await);
+    let started = Instant::now();
+    support::direct()
+        .await
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'held-orphan'",
+            &[],
+        )
+        .await
+        .unwrap();
+    // The held client learns at once, not when its request expires.
+    let (_, rest) = psql.finish().await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{rest}");
+    let request = shown(&gw, &id).await;
+    assert_eq!(request["state"], "withdrawn", "{request}");
+    assert!(!exists("appr_orphan").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_statement_whose_request_expires_fails_and_late_votes_are_refused() {
     drop_table("appr_expired").await;
     let gw = Gateway::with(Options {

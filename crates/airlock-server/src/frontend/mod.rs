@@ -150,6 +150,10 @@ impl<'a> Frontend<'a> {
     {
         let max = self.state.limits.max_message;
         let mut draining = *shutdown.borrow();
+        // One waiter for the session's life, not one registered and dropped per message.
+        let shared = self.shared;
+        let upstream_gone = shared.upstream_gone.notified();
+        tokio::pin!(upstream_gone);
         loop {
             loop {
                 let frame = match buf.next_frame(max) {
@@ -194,7 +198,7 @@ impl<'a> Frontend<'a> {
                     }
                     Ok(_) => {}
                 },
-                () = self.shared.upstream_gone.notified() => return End::UpstreamGone,
+                () = &mut upstream_gone => return End::UpstreamGone,
                 _ = shutdown.changed(), if !draining => draining = true,
                 () = tokio::time::sleep(std::time::Duration::from_millis(20)), if draining => {}
             }
