@@ -10,12 +10,12 @@
 mod support;
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use support::{KEY, airlock, config_text, direct};
+use support::{KEY, airlock, direct, serve_process};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_committed_row_has_its_intent_record_after_kill_9() {
@@ -30,19 +30,7 @@ async fn every_committed_row_has_its_intent_record_after_kill_9() {
         .local_addr()
         .unwrap()
         .port();
-    let config = dir.path().join("airlock.toml");
-    std::fs::write(
-        &config,
-        config_text(dir.path(), port, &support::Options::default()),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve_process(dir.path(), port, Stdio::null());
     let info = format!("host=127.0.0.1 port={port} dbname=local user=alice password={KEY}");
     let mut ready = false;
     for _ in 0..100 {

@@ -15,21 +15,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{KEY, airlock, config_text};
+use support::{KEY, airlock, serve_process};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reports_its_port_and_sigterm_drains_then_seals_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("airlock.toml");
-    let text = config_text(dir.path(), 0, &support::Options::default());
-    std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serve_process(dir.path(), 0, Stdio::piped());
     let (lines, stderr) = mpsc::channel();
     let pipe = child.stderr.take().unwrap();
     std::thread::spawn(move || {

@@ -336,6 +336,20 @@ impl Gateway {
     }
 }
 
+/// `airlock serve` as a child process, configured by [`config_text`] in `dir` with the
+/// PostgreSQL listener on `port` (0: any free port); its stderr goes to `stderr`.
+pub fn serve_process(dir: &Path, port: u16, stderr: std::process::Stdio) -> std::process::Child {
+    let config = dir.join("airlock.toml");
+    std::fs::write(&config, config_text(dir, port, &Options::default())).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 pub fn airlock(args: &[&str], data_dir: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
         .args(args)
