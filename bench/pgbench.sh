@@ -3,6 +3,8 @@
 # machine and data. Every workload runs ROUNDS rounds; in each round every target runs once, in
 # rotating order; the median per target is reported. Progress goes to stderr, results to stdout:
 #   <workload> direct_tps=<n> pgbouncer_tps=<n> airlock_tps=<n> ratio=<airlock/direct> pgbouncer_ratio=<pgbouncer/direct>
+# and, on stderr, each proxy's CPU time per transaction and (with perf installed) its user-space
+# instructions per transaction: a figure that barely moves with the machine's other load.
 # Needs PostgreSQL on 127.0.0.1:5432 with trust authentication for user postgres.
 set -euo pipefail
 
@@ -200,11 +202,12 @@ run_pgbench() {
     pgbouncer) pid="$PGB_PID" ;;
     airlock) pid="$AIRLOCK_PID" ;;
   esac
-  [[ -n "$pid" ]] && cpu0="$(cpu_ticks "$pid")"
+  [[ -n "$pid" ]] && cpu0="$(cpu_ticks "$pid")" && start_instr "$pid"
   env "${env[@]}" pgbench -n -T "$DURATION" "${WL_ARGS[@]}" -h 127.0.0.1 "${conn[@]}" \
     >"$tmp/run.out" 2>"$tmp/run.err" || rc=$?
-  CPU_TICKS=0
-  [[ -n "$pid" ]] && CPU_TICKS=$(($(cpu_ticks "$pid") - cpu0))
+  CPU_TICKS=0 INSTR=0
+  [[ -n "$pid" ]] && CPU_TICKS=$(($(cpu_ticks "$pid") - cpu0)) && stop_instr
+  TX="$(awk '/number of transactions actually processed/ { split($NF, n, "/"); print n[1] }' "$tmp/run.out")"
   # pgbench >= 14: "tps = N (without initial connection time)"; older: "(excluding connections
   # establishing)" after an "(including ...)" line.
   TPS="$(awk '/^tps = / { t = $3 } /^tps = .*(without initial|excluding)/ { print $3; exit } END { if (t) print t }' "$tmp/run.out" | head -n 1)"
@@ -215,6 +218,23 @@ run_pgbench() {
     TPS=0
   fi
   TPS="$(printf '%.0f' "$TPS")"
+}
+
+# User-space instructions a process executes during a run (perf stat), when perf is there:
+# unlike time, the count per transaction barely moves with the machine's other load.
+PERF_PID=""
+start_instr() {
+  command -v perf >/dev/null || return 0
+  perf stat -x, -e instructions:u -p "$1" -o "$tmp/perf.out" >/dev/null 2>&1 &
+  PERF_PID=$!
+}
+stop_instr() {
+  [[ -n "$PERF_PID" ]] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=""
+  INSTR="$(awk -F, '/instructions/ { print $1; exit }' "$tmp/perf.out" 2>/dev/null || true)"
+  [[ "$INSTR" =~ ^[0-9]+$ ]] || INSTR=0
 }
 
 # CPU time (user + system, in clock ticks) a process has used so far.
@@ -229,7 +249,7 @@ setup_db
 wants pgbouncer && start_pgbouncer
 wants airlock && start_airlock
 
-declare -A RESULTS CPU
+declare -A RESULTS CPU INSTRS
 wi=0
 for w in "${workloads[@]}"; do
   workload_args "$w"
@@ -241,6 +261,7 @@ for w in "${workloads[@]}"; do
       # CPU microseconds the proxy spent per transaction in this run.
       if [[ "$t" != direct && "$TPS" != 0 ]]; then
         CPU[$w/$t]+=" $(awk -v c="$CPU_TICKS" -v hz="$HZ" -v tps="$TPS" -v d="$DURATION" 'BEGIN { printf "%.0f", c / hz * 1e6 / (tps * d) }')"
+        ((INSTR > 0 && ${TX:-0} > 0)) && INSTRS[$w/$t]+=" $((INSTR / TX))"
       fi
       log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
     done
@@ -256,6 +277,8 @@ for w in "${workloads[@]}"; do
   for t in pgbouncer airlock; do
     # shellcheck disable=SC2086 # the run figures are space-separated integers
     [[ -n "${CPU[$w/$t]:-}" ]] && cpu_line+=" ${t}_cpu_us_per_tx=$(median ${CPU[$w/$t]})"
+    # shellcheck disable=SC2086 # the run figures are space-separated integers
+    [[ -n "${INSTRS[$w/$t]:-}" ]] && cpu_line+=" ${t}_user_instructions_per_tx=$(median ${INSTRS[$w/$t]})"
   done
   [[ -n "$cpu_line" ]] && log "$w proxy CPU:$cpu_line"
   wi=$((wi + 1))
