@@ -261,7 +261,7 @@ for w in "${workloads[@]}"; do
       # CPU microseconds the proxy spent per transaction in this run.
       if [[ "$t" != direct && "$TPS" != 0 ]]; then
         CPU[$w/$t]+=" $(awk -v c="$CPU_TICKS" -v hz="$HZ" -v tps="$TPS" -v d="$DURATION" 'BEGIN { printf "%.0f", c / hz * 1e6 / (tps * d) }')"
-        ((INSTR > 0 && ${TX:-0} > 0)) && INSTRS[$w/$t]+=" $((INSTR / TX))"
+        if ((INSTR > 0 && ${TX:-0} > 0)); then INSTRS[$w/$t]+=" $((INSTR / TX))"; fi
       fi
       log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
     done

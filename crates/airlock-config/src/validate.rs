@@ -16,7 +16,7 @@ use crate::model::{
     IdentityConfig, ListenerConfig, ListenerProtocol, PolicyConfig,
 };
 use crate::tls;
-use airlock_pg::ScramVerifier;
+use airlock_pg::{ScramError, ScramVerifier};
 
 const DEFAULT_READ_WINDOW_MS: i64 = 10;
 const MAX_READ_WINDOW_MS: i64 = 1_000;
@@ -294,6 +294,9 @@ fn identity(path: String, table: Table, problems: &mut Vec<Problem>) -> Option<I
     for (i, text) in f.strings("api_keys").into_iter().enumerate() {
         match ScramVerifier::parse(&text) {
             Ok(verifier) => api_keys.push(ApiKey::new(verifier)),
+            Err(error @ ScramError::TooManyIterations(_)) => {
+                f.problem(&format!("api_keys[{i}]"), error.to_string());
+            }
             Err(_) => f.problem(
                 &format!("api_keys[{i}]"),
                 "expected a SCRAM-SHA-256 verifier (`SCRAM-SHA-256$4096:…`, from `airlock keys create`); keys themselves are never stored",

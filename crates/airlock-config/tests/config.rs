@@ -176,6 +176,20 @@ fn api_keys_are_scram_verifiers() {
 }
 
 #[test]
+fn a_key_demanding_more_iterations_than_airlock_computes_says_so() {
+    let verifier = ScramVerifier::new("alk_secret", b"0123456789abcdef", 4096).to_string();
+    let greedy = verifier.replacen("$4096:", "$2000000:", 1);
+    let text = format!("[[identities]]\nid = \"a\"\napi_keys = [\"{greedy}\"]\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "identities[0].api_keys[0]: 2000000 SCRAM iterations asked for; airlock computes at \
+          most 1000000 (PostgreSQL's default is 4096)"
+        ]
+    );
+}
+
+#[test]
 fn the_keys_of_one_identity_share_their_salt_and_no_key_is_configured_twice() {
     let salt = b"0123456789abcdef";
     let one = ScramVerifier::new("alk_one", salt, 4096);

@@ -22,7 +22,9 @@ pub use scram::{
     Accepted, DEFAULT_ITERATIONS, MAX_ITERATIONS, ScramClient, ScramError, ScramServer,
     ScramVerifier,
 };
-pub use startup::{StartupPacket, decode_startup, encode_ssl_request, encode_startup};
+pub use startup::{
+    StartupPacket, decode_startup, encode_cancel_request, encode_ssl_request, encode_startup,
+};
 pub use upstream::{HandshakeError, Step, UpstreamHandshake, UpstreamSession};
 
 /// A protocol violation: the peer sent bytes that cannot be a valid message.

@@ -27,7 +27,7 @@ pub enum ScramError {
     #[error("`{0}` is not a SCRAM-SHA-256 verifier")]
     BadVerifier(String),
     #[error(
-        "the server asks for {0} SCRAM iterations; airlock computes at most {MAX_ITERATIONS} \
+        "{0} SCRAM iterations asked for; airlock computes at most {MAX_ITERATIONS} \
          (PostgreSQL's default is 4096)"
     )]
     TooManyIterations(u32),
@@ -77,12 +77,12 @@ impl ScramVerifier {
                 .and_then(|k| <[u8; 32]>::try_from(k).ok())
                 .ok_or_else(bad)
         };
+        let iterations: u32 = iterations.parse().ok().filter(|i| *i > 0).ok_or_else(bad)?;
+        if iterations > MAX_ITERATIONS {
+            return Err(ScramError::TooManyIterations(iterations));
+        }
         Ok(Self {
-            iterations: iterations
-                .parse()
-                .ok()
-                .filter(|i| (1..=MAX_ITERATIONS).contains(i))
-                .ok_or_else(bad)?,
+            iterations,
             salt: B64.decode(salt).map_err(|_| bad())?,
             stored_key: key(stored)?,
             server_key: key(server)?,

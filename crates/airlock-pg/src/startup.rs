@@ -137,6 +137,17 @@ pub fn encode_ssl_request() -> [u8; 8] {
     out
 }
 
+/// A CancelRequest for backend `pid` with its secret `key` (4 bytes before protocol 3.2).
+pub fn encode_cancel_request(pid: i32, key: &[u8]) -> Vec<u8> {
+    let length = i32::try_from(12 + key.len()).unwrap_or(i32::MAX);
+    let mut out = Vec::with_capacity(12 + key.len());
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&CANCEL_REQUEST.to_be_bytes());
+    out.extend_from_slice(&pid.to_be_bytes());
+    out.extend_from_slice(key);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +180,7 @@ mod tests {
         let mut cancel = vec![0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e];
         cancel.extend_from_slice(&42i32.to_be_bytes());
         cancel.extend_from_slice(&7i32.to_be_bytes());
+        assert_eq!(encode_cancel_request(42, &7i32.to_be_bytes()), cancel);
         assert_eq!(
             decode_startup(&cancel).unwrap(),
             Decoded::Complete(
