@@ -5,8 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A session's id: 64 random bits, shown as 16 hex digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct SessionId(u64);
 
 /// Why a string is not a [`SessionId`].
@@ -24,9 +24,26 @@ impl SessionId {
     }
 }
 
+impl SessionId {
+    /// The 16 hex digits, written into `buf` (no allocation, no formatter).
+    fn hex<'b>(self, buf: &'b mut [u8; 16]) -> &'b str {
+        if hex::encode_to_slice(self.0.to_be_bytes(), buf).is_err() {
+            return "";
+        }
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(self.hex(&mut [0; 16]))
+    }
+}
+
+/// As its 16 hex digits, from a stack buffer (every statement's audit record carries one).
+impl Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.hex(&mut [0; 16]))
     }
 }
 
@@ -57,6 +74,8 @@ mod tests {
         let id = SessionId::from_u64(0xfeed_0000_0000_0001);
         let text = String::from(id);
         assert_eq!(text, "feed000000000001");
+        assert_eq!(SessionId::from_u64(7).to_string(), "0000000000000007");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"feed000000000001\"");
         assert_eq!(SessionId::try_from(text).unwrap(), id);
         assert!(SessionId::try_from("12".to_owned()).is_err());
         assert!(SessionId::try_from("zzzzzzzzzzzzzzzz".to_owned()).is_err());

@@ -49,6 +49,8 @@ pub enum StoreError {
     Approval(Box<ApprovalError>),
     #[error("audit sequence number {0} is out of range")]
     SeqRange(u64),
+    #[error("an audit event cannot be bound for storage: {0}")]
+    Encode(String),
     #[error("the audit writer task failed: {0}")]
     Task(String),
 }

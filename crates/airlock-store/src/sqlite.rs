@@ -4,6 +4,7 @@
 //! every ordinary client; tampering with the file itself is what `verify` detects.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_audit::{
@@ -11,9 +12,10 @@ use airlock_audit::{
     StoredRow, Verifier,
 };
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::{Executor, QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Arguments, AssertSqlSafe, Executor, Row, Sqlite, SqlitePool};
 
 use crate::{AuditStore, StoreError};
 
@@ -203,10 +205,9 @@ impl AuditStore for SqliteStore {
         if checkpoint.is_none() && index.is_empty() && one_statement {
             // One statement is its own transaction: one round trip to SQLite's thread
             // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
-            let mut insert = insert_events(events)?;
+            let (sql, arguments) = insert_events(events)?;
             let mut conn = self.appender.acquire().await.map_err(|e| self.err(e))?;
-            insert
-                .build()
+            sqlx::query_with(AssertSqlSafe(sql), arguments)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -214,9 +215,8 @@ impl AuditStore for SqliteStore {
         }
         let mut tx = self.appender.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
-            let mut insert = insert_events(chunk)?;
-            insert
-                .build()
+            let (sql, arguments) = insert_events(chunk)?;
+            sqlx::query_with(AssertSqlSafe(sql), arguments)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -270,20 +270,34 @@ impl AuditStore for SqliteStore {
 }
 
 /// One multi-row `INSERT` of `events` (at most [`INSERT_CHUNK`] of them).
-fn insert_events(events: &[SealedEvent]) -> Result<QueryBuilder<Sqlite>, StoreError> {
-    let mut seqs = Vec::with_capacity(events.len());
-    for event in events {
-        seqs.push(i64::try_from(event.seq).map_err(|_| StoreError::SeqRange(event.seq))?);
+/// One multi-row INSERT of `events`: the SQL text and its arguments built directly
+/// (`QueryBuilder` formatted every placeholder, and `&str` and `&[u8]` arguments are each
+/// copied twice; an `Arc<str>` body is handed to SQLite as it is).
+fn insert_events(events: &[SealedEvent]) -> Result<(String, SqliteArguments), StoreError> {
+    const HEAD: &str = "INSERT INTO events (seq, prev_hash, hash, body) VALUES ";
+    const ROW: &str = "(?,?,?,?)";
+    let mut sql = String::with_capacity(HEAD.len() + events.len() * (ROW.len() + 1));
+    sql.push_str(HEAD);
+    let mut arguments = SqliteArguments::default();
+    arguments.reserve(events.len() * 4, 0);
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(ROW);
+        let seq = i64::try_from(event.seq).map_err(|_| StoreError::SeqRange(event.seq))?;
+        let body: Arc<str> = Arc::from(event.body.as_str());
+        let bound = [
+            arguments.add(seq),
+            arguments.add(event.prev_hash.as_bytes().to_vec()),
+            arguments.add(event.hash.as_bytes().to_vec()),
+            arguments.add(body),
+        ];
+        if let Some(Err(error)) = bound.into_iter().find(Result::is_err) {
+            return Err(StoreError::Encode(error.to_string()));
+        }
     }
-    let mut insert =
-        QueryBuilder::<Sqlite>::new("INSERT INTO events (seq, prev_hash, hash, body) ");
-    insert.push_values(events.iter().zip(seqs), |mut values, (event, seq)| {
-        values.push_bind(seq);
-        values.push_bind(event.prev_hash.as_bytes().as_slice());
-        values.push_bind(event.hash.as_bytes().as_slice());
-        values.push_bind(event.body.as_str());
-    });
-    Ok(insert)
+    Ok((sql, arguments))
 }
 
 async fn insert_checkpoint(
