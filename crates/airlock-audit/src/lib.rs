@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod approval;
+mod body;
 mod chain;
 mod checkpoint;
 mod event;
