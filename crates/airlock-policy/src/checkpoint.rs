@@ -7,7 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use airlock_inspect::SqlOptions;
-use airlock_model::{Command, Decision, Effect, Facts};
+use airlock_model::{Command, Connection, Decision, Effect, Facts, Identity};
 
 use crate::Policy;
 use crate::abstraction::abstract_names;
@@ -36,6 +36,9 @@ pub struct Checkpoint {
     by_shape: HashMap<u64, HashMap<String, Judgement>>,
     by_facts: HashMap<u64, HashMap<Facts, Evaluation>>,
     entries: usize,
+    /// The last caller and connection, with a hasher that has taken them in: a session judges
+    /// every statement under the same two, and comparing them is cheaper than hashing them.
+    context: Option<(Identity, Connection, DefaultHasher)>,
 }
 
 /// A decision and the command's durable effect (which decides when its audit record must be
@@ -60,6 +63,7 @@ impl Checkpoint {
             by_shape: HashMap::new(),
             by_facts: HashMap::new(),
             entries: 0,
+            context: None,
         }
     }
 
@@ -79,7 +83,7 @@ impl Checkpoint {
 
     /// Decides `command` and classifies its effect; total, like [`Checkpoint::decide`].
     pub fn judge(&mut self, command: &Command) -> Judgement {
-        let context = context_key(command);
+        let context = self.context_key(command);
         let text = command.text.as_str();
         if let Some(hit) = self.by_text.get(&context).and_then(|m| m.get(text)) {
             return hit.clone();
@@ -132,7 +136,7 @@ impl Checkpoint {
             self.by_facts.clear();
             self.entries = 0;
         }
-        let context = context_key(command);
+        let context = self.context_key(command);
         let evaluation = match self.by_facts.get(&context).and_then(|m| m.get(facts)) {
             Some(hit) => hit.clone(),
             None => {
@@ -167,6 +171,29 @@ impl Checkpoint {
         &self.options
     }
 
+    /// The cache key of the command's caller, connection and protocol.
+    fn context_key(&mut self, command: &Command) -> u64 {
+        let known = self.context.as_ref().filter(|(identity, connection, _)| {
+            *identity == command.identity && *connection == command.connection
+        });
+        let mut hasher = match known {
+            Some((_, _, hasher)) => hasher.clone(),
+            None => {
+                let mut hasher = DefaultHasher::new();
+                command.identity.hash(&mut hasher);
+                command.connection.hash(&mut hasher);
+                self.context = Some((
+                    command.identity.clone(),
+                    command.connection.clone(),
+                    hasher.clone(),
+                ));
+                hasher
+            }
+        };
+        command.protocol.hash(&mut hasher);
+        hasher.finish()
+    }
+
     fn shape_cache_usable(&self) -> bool {
         self.options.standard_conforming_strings && !self.options.both_string_modes
     }
@@ -195,12 +222,4 @@ impl Checkpoint {
             self.entries += 1;
         }
     }
-}
-
-fn context_key(command: &Command) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    command.identity.hash(&mut hasher);
-    command.connection.hash(&mut hasher);
-    command.protocol.hash(&mut hasher);
-    hasher.finish()
 }

@@ -631,6 +631,24 @@ when { context.stmt.writes.contains("orders") };"#,
     assert_eq!(decide("DELETE FROM invoices WHERE id = 1").verdict, Allow);
 }
 
+/// One checkpoint judging under changing connections and callers: nothing cached under one
+/// answers for another (GRANT needs review on `prod` only).
+#[test]
+fn cache_keeps_connections_and_callers_apart() {
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let grant = "GRANT SELECT ON users TO bob";
+    for _ in 0..2 {
+        assert_eq!(checkpoint.decide(&command(grant, "prod")).verdict, Review);
+        assert_eq!(checkpoint.decide(&command(grant, "dev")).verdict, Allow);
+    }
+    let mut other = command(grant, "prod");
+    other.identity = Identity::human(Name::new("carol").unwrap());
+    assert_eq!(checkpoint.decide(&other).verdict, Review);
+    other.connection.environments = [Name::new("dev").unwrap()].into();
+    assert_eq!(checkpoint.decide(&other).verdict, Allow);
+    assert_eq!(checkpoint.decide(&command(grant, "prod")).verdict, Review);
+}
+
 #[test]
 fn cached_evaluations_render_the_real_names() {
     let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());

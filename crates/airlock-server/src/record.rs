@@ -63,9 +63,11 @@ pub async fn finished(
                 }),
             ),
         };
-        let receipt = audit.enqueue_lazy(event).await?;
         if intent {
+            let receipt = audit.enqueue_lazy(event).await?;
             shared.lock().unconfirmed.push(receipt);
+        } else {
+            audit.enqueue_detached(event).await?;
         }
     }
     Ok(())
@@ -79,9 +81,11 @@ pub async fn submit_due(
     records: Vec<(DecisionRecord, bool)>,
 ) -> Result<(), WriteError> {
     for (record, writes) in records {
-        let receipt = audit.enqueue_lazy(decision(record)).await?;
         if writes {
+            let receipt = audit.enqueue_lazy(decision(record)).await?;
             shared.lock().unconfirmed.push(receipt);
+        } else {
+            audit.enqueue_detached(decision(record)).await?;
         }
     }
     Ok(())

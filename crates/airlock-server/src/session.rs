@@ -136,7 +136,7 @@ async fn serve(
     });
     state
         .audit
-        .enqueue_lazy(opened)
+        .enqueue_detached(opened)
         .await
         .map_err(|e| SessionError::Audit(e.to_string()))?;
     send(client, &hello).await?;
@@ -197,7 +197,7 @@ async fn serve(
         _ => info!(%session, reason, "session closed"),
     }
     let closed = record::closed(&shared, front.statements_decided, reason);
-    if let Err(error) = state.audit.enqueue_lazy(closed).await {
+    if let Err(error) = state.audit.enqueue_detached(closed).await {
         warn!(%session, %error, "session close not recorded");
     }
     drop(registration);

@@ -10,8 +10,11 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::{Receipt, WriteError};
 
-/// An event and where its receipt goes.
-pub(crate) type Entry = (AuditEvent, oneshot::Sender<Result<Receipt, WriteError>>);
+/// An event and where its receipt goes (nowhere for a detached event: nobody waits for it).
+pub(crate) type Entry = (
+    AuditEvent,
+    Option<oneshot::Sender<Result<Receipt, WriteError>>>,
+);
 
 pub(crate) struct LazyQueue {
     state: Mutex<State>,

@@ -140,8 +140,15 @@ impl AuditWriter {
     /// Events of one caller keep their order, lazy or not.
     pub async fn enqueue_lazy(&self, event: AuditEvent) -> Result<PendingReceipt, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.lazy.push((event, reply)).await?;
+        self.lazy.push((event, Some(reply))).await?;
         Ok(PendingReceipt { answer })
+    }
+
+    /// Like [`AuditWriter::enqueue_lazy`] for an event whose receipt nobody will ask for (a
+    /// read's record, a session's opening): no answer channel is made for it. Whether it was
+    /// stored shows only in [`AuditWriter::is_healthy`] — which every statement checks first.
+    pub async fn enqueue_detached(&self, event: AuditEvent) -> Result<(), WriteError> {
+        self.lazy.push((event, None)).await
     }
 
     /// Asks the writer to commit whatever is queued now (lazy events included); await the

@@ -251,3 +251,45 @@ async fn lazy_appends_are_bounded_ordered_and_refused_after_close() {
     task.join().await.unwrap();
     assert_eq!(store.head().await.unwrap().seq, 50);
 }
+
+/// Events nobody awaits take no answer channel, and keep their place among the others.
+#[tokio::test]
+async fn detached_events_are_stored_in_order_with_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let config = WriterConfig {
+        linger: Duration::from_millis(5),
+        ..WriterConfig::default()
+    };
+    let (writer, task) = AuditWriter::start(store.clone(), key(), config)
+        .await
+        .unwrap();
+    writer.enqueue_detached(event(0)).await.unwrap();
+    let lazy = writer.enqueue_lazy(event(1)).await.unwrap();
+    writer.enqueue_detached(event(2)).await.unwrap();
+    let urgent = writer.enqueue(event(3)).await.unwrap();
+    assert_eq!(lazy.wait().await.unwrap().seq, 2);
+    assert_eq!(urgent.wait().await.unwrap().seq, 4);
+    writer.close().await.unwrap();
+    assert!(matches!(
+        writer.enqueue_detached(event(4)).await,
+        Err(WriteError::Closed)
+    ));
+    task.join().await.unwrap();
+    let texts: Vec<String> = store
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| match row.decode().unwrap().event.kind {
+            airlock_audit::EventKind::Decision(record) => record.text,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected: Vec<String> = (0..4)
+        .map(|i| format!("SELECT * FROM orders WHERE id = {i}"))
+        .collect();
+    assert_eq!(texts, expected);
+}

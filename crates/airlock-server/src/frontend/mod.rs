@@ -524,7 +524,7 @@ impl<'a> Frontend<'a> {
         if let Err(write) = self
             .state
             .audit
-            .enqueue_lazy(record::decision(record))
+            .enqueue_detached(record::decision(record))
             .await
         {
             tracing::error!(error = %write, "audit record of a statement that did not run not stored");

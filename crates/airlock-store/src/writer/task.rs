@@ -23,7 +23,8 @@ pub(super) struct Task<S> {
     unsigned: u64,
     last_signed: Instant,
     events: Vec<SealedEvent>,
-    replies: Vec<Reply<Receipt>>,
+    /// One per sealed event, `None` for a detached one.
+    replies: Vec<Option<Reply<Receipt>>>,
     lazy: Arc<LazyQueue>,
     /// Scratch space for events taken from `lazy`.
     taken: Vec<Entry>,
@@ -112,7 +113,9 @@ impl<S: AuditStore> Task<S> {
             refuse(request);
         }
         for (_, reply) in self.lazy.close() {
-            drop(reply.send(Err(WriteError::Closed)));
+            if let Some(reply) = reply {
+                drop(reply.send(Err(WriteError::Closed)));
+            }
         }
         self.sign().await.map(|_| ()).map_err(unshare)
     }
@@ -126,7 +129,7 @@ impl<S: AuditStore> Task<S> {
         while let Some(request) = requests.next() {
             match request {
                 Request::Append(event, reply) => {
-                    self.seal(&event, reply);
+                    self.seal(&event, Some(reply));
                     self.urgent = true;
                 }
                 Request::Flush => self.urgent = true,
@@ -167,13 +170,18 @@ impl<S: AuditStore> Task<S> {
         self.taken = taken;
     }
 
-    fn seal(&mut self, event: &AuditEvent, reply: Reply<Receipt>) {
+    fn seal(&mut self, event: &AuditEvent, reply: Option<Reply<Receipt>>) {
         match self.chain.seal(event) {
             Ok(sealed) => {
                 self.events.push(sealed);
                 self.replies.push(reply);
             }
-            Err(error) => drop(reply.send(Err(WriteError::Rejected(error.to_string())))),
+            Err(error) => {
+                tracing::error!(%error, "audit event not sealed");
+                if let Some(reply) = reply {
+                    drop(reply.send(Err(WriteError::Rejected(error.to_string()))));
+                }
+            }
         }
     }
 
@@ -198,10 +206,12 @@ impl<S: AuditStore> Task<S> {
             Ok(()) => {
                 self.failing.store(false, Ordering::Relaxed);
                 for (event, reply) in self.events.iter().zip(replies) {
-                    drop(reply.send(Ok(Receipt {
-                        seq: event.seq,
-                        hash: event.hash,
-                    })));
+                    if let Some(reply) = reply {
+                        drop(reply.send(Ok(Receipt {
+                            seq: event.seq,
+                            hash: event.hash,
+                        })));
+                    }
                 }
                 self.unsigned = self.unsigned.saturating_add(count);
                 if checkpoint.is_some() {
@@ -212,7 +222,9 @@ impl<S: AuditStore> Task<S> {
                 tracing::error!(%error, events = count, "audit write failed");
                 self.failing.store(true, Ordering::Relaxed);
                 let error = WriteError::Store(Arc::new(error));
-                replies.for_each(|reply| drop(reply.send(Err(error.clone()))));
+                replies
+                    .flatten()
+                    .for_each(|reply| drop(reply.send(Err(error.clone()))));
                 let head = self.store.head().await.unwrap_or(base);
                 self.chain = Chain::resume(head);
             }
