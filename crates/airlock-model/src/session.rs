@@ -26,7 +26,7 @@ impl SessionId {
 
 impl SessionId {
     /// The 16 hex digits, written into `buf` (no allocation, no formatter).
-    fn hex<'b>(self, buf: &'b mut [u8; 16]) -> &'b str {
+    fn hex(self, buf: &mut [u8; 16]) -> &str {
         if hex::encode_to_slice(self.0.to_be_bytes(), buf).is_err() {
             return "";
         }
