@@ -5,12 +5,50 @@
 //! gateway's user-space instructions per statement. Every other event goes through serde.
 
 use airlock_model::{Identity, SessionId};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::{DecisionRecord, Outcome, OutcomeRecord};
+use crate::{DecisionRecord, EventKind, Outcome, OutcomeRecord};
+
+/// The whole canonical body (`{"v":1,"seq":…,"time":…,"event":{…}}`) of a statement's decision
+/// or outcome at position `seq`; `false` (the caller clears `out` and asks serde) for every other
+/// event, and for a time RFC 3339 cannot show.
+pub(crate) fn body(out: &mut Vec<u8>, seq: u64, time: OffsetDateTime, kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Decision(record) if record.approval.is_none() => {}
+        EventKind::Outcome(_) => {}
+        EventKind::Decision(_)
+        | EventKind::SessionOpened(_)
+        | EventKind::SessionClosed(_)
+        | EventKind::Approval(_) => return false,
+    }
+    out.extend_from_slice(br#"{"v":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(crate::FORMAT_VERSION).as_bytes());
+    out.extend_from_slice(br#","seq":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    out.extend_from_slice(br#","time":""#);
+    if time.format_into(out, &Rfc3339).is_err() {
+        return false;
+    }
+    out.extend_from_slice(br#"","event":"#);
+    match kind {
+        EventKind::Decision(record) => {
+            if !decision(out, record) {
+                return false;
+            }
+        }
+        EventKind::Outcome(record) => outcome_event(out, record),
+        EventKind::SessionOpened(_) | EventKind::SessionClosed(_) | EventKind::Approval(_) => {
+            return false;
+        }
+    }
+    out.push(b'}');
+    true
+}
 
 /// Appends `{"type":"decision",…}` for `record`; `false` (nothing written) for a record this
 /// writer does not cover (one naming an approval request), which serde encodes instead.
-pub(crate) fn decision(out: &mut Vec<u8>, record: &DecisionRecord) -> bool {
+fn decision(out: &mut Vec<u8>, record: &DecisionRecord) -> bool {
     if record.approval.is_some() {
         return false;
     }
@@ -49,7 +87,7 @@ pub(crate) fn decision(out: &mut Vec<u8>, record: &DecisionRecord) -> bool {
 }
 
 /// Appends `{"type":"outcome",…}` for `record`.
-pub(crate) fn outcome_event(out: &mut Vec<u8>, record: &OutcomeRecord) {
+fn outcome_event(out: &mut Vec<u8>, record: &OutcomeRecord) {
     out.extend_from_slice(br#"{"type":"outcome""#);
     key_session(out, record.session);
     key_u64(out, "statement", record.statement);

@@ -8,7 +8,6 @@
 
 use airlock_approval::RequestId;
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::{AuditEvent, ChainHash, EventKind};
@@ -172,7 +171,7 @@ pub fn encode_body(seq: u64, event: &AuditEvent) -> Result<String, SealError> {
         0
     };
     let mut out = Vec::with_capacity(BODY_CAPACITY + text);
-    if !encode_direct(&mut out, seq, time, &event.kind) {
+    if !crate::body::body(&mut out, seq, time, &event.kind) {
         out.clear();
         let body = BodyOut {
             v: FORMAT_VERSION,
@@ -183,41 +182,6 @@ pub fn encode_body(seq: u64, event: &AuditEvent) -> Result<String, SealError> {
         serde_json::to_writer(&mut out, &body).map_err(|e| SealError::Encode(e.to_string()))?;
     }
     String::from_utf8(out).map_err(|e| SealError::Encode(e.to_string()))
-}
-
-/// The body of a statement's decision or outcome, written by [`crate::body`] (the same bytes
-/// serde writes, faster); `false` for every other event, and for a time RFC 3339 cannot show.
-fn encode_direct(out: &mut Vec<u8>, seq: u64, time: OffsetDateTime, kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Decision(record) if record.approval.is_none() => {}
-        EventKind::Outcome(_) => {}
-        EventKind::Decision(_)
-        | EventKind::SessionOpened(_)
-        | EventKind::SessionClosed(_)
-        | EventKind::Approval(_) => return false,
-    }
-    out.extend_from_slice(br#"{"v":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(FORMAT_VERSION).as_bytes());
-    out.extend_from_slice(br#","seq":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-    out.extend_from_slice(br#","time":""#);
-    if time.format_into(out, &Rfc3339).is_err() {
-        return false;
-    }
-    out.extend_from_slice(br#"","event":"#);
-    match kind {
-        EventKind::Decision(record) => {
-            if !crate::body::decision(out, record) {
-                return false;
-            }
-        }
-        EventKind::Outcome(record) => crate::body::outcome_event(out, record),
-        EventKind::SessionOpened(_) | EventKind::SessionClosed(_) | EventKind::Approval(_) => {
-            return false;
-        }
-    }
-    out.push(b'}');
-    true
 }
 
 impl SealedEvent {
@@ -354,7 +318,7 @@ mod tests {
             for kind in [decision.kind.clone(), outcome.clone()] {
                 let event = AuditEvent { time, kind };
                 let mut direct = Vec::new();
-                assert!(encode_direct(
+                assert!(crate::body::body(
                     &mut direct,
                     9,
                     time.to_offset(UtcOffset::UTC),
