@@ -57,30 +57,8 @@ psql -X -q -h 127.0.0.1 -p 5432 -U postgres -d "$DB" -tAc 'SELECT 1 FROM pgbench
 
 new_api_key
 PORT="$(free_port 6598)"
-cat >"$tmp/airlock.toml" <<EOF
-data_dir = "$tmp/data"
-[audit]
-durability = "group"
-[policy]
-files = []
-[[listeners]]
-name = "postgres"
-protocol = "postgres"
-address = "127.0.0.1:$PORT"
-[[connections]]
-name = "bench"
-kind = "postgres"
-host = "127.0.0.1"
-port = 5432
-database = "$DB"
-user = "postgres"
-environments = ["prod"]
-[[identities]]
-id = "bench"
-kind = "human"
-groups = ["dba"]
-api_keys = ["$VERIFIER"]
-EOF
+write_bench_config "$tmp/airlock.toml" "$PORT" "$tmp/data"
+"$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
 
 # Total instructions of one callgrind run of `airlock serve` over $1 transactions.
 count() {

@@ -40,3 +40,36 @@ new_api_key() {
   [[ "$KEY" == alk_* && "$VERIFIER" == SCRAM-SHA-256* ]] ||
     die "cannot parse 'airlock keys create' output"
 }
+
+# The config both pgbench benches run airlock with: one listener on 127.0.0.1:$2 fronting the
+# database $DB as connection `bench` (tagged prod, so the full default policy applies), identity
+# `bench` with the key from new_api_key, durable audit `group` in $3 with a 10 ms read window.
+# Writes it to $1.
+write_bench_config() {
+  local file="$1" port="$2" data_dir="$3"
+  cat >"$file" <<EOF
+data_dir = "$data_dir"
+[audit]
+durability = "group"
+read_window_ms = 10
+[policy]
+files = []
+[[listeners]]
+name = "postgres"
+protocol = "postgres"
+address = "127.0.0.1:$port"
+[[connections]]
+name = "bench"
+kind = "postgres"
+host = "127.0.0.1"
+port = 5432
+database = "$DB"
+user = "postgres"
+environments = ["prod"]
+[[identities]]
+id = "bench"
+kind = "human"
+groups = ["dba"]
+api_keys = ["$VERIFIER"]
+EOF
+}

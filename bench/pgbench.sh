@@ -145,31 +145,7 @@ wait_ready() {
 start_airlock() {
   new_api_key
   AIRLOCK_PORT="$(free_port 6498)"
-  cat >"$tmp/airlock.toml" <<EOF
-data_dir = "$tmp/data"
-[audit]
-durability = "group"
-read_window_ms = 10
-[policy]
-files = []
-[[listeners]]
-name = "postgres"
-protocol = "postgres"
-address = "127.0.0.1:$AIRLOCK_PORT"
-[[connections]]
-name = "bench"
-kind = "postgres"
-host = "127.0.0.1"
-port = 5432
-database = "$DB"
-user = "postgres"
-environments = ["prod"]
-[[identities]]
-id = "bench"
-kind = "human"
-groups = ["dba"]
-api_keys = ["$VERIFIER"]
-EOF
+  write_bench_config "$tmp/airlock.toml" "$AIRLOCK_PORT" "$tmp/data"
   "$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
   "$AIRLOCK" serve --config "$tmp/airlock.toml" >"$tmp/airlock.log" 2>&1 &
   AIRLOCK_PID=$!
