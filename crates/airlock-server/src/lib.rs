@@ -16,6 +16,7 @@ mod framed;
 mod frontend;
 mod http;
 mod inflight;
+mod join;
 mod key_checks;
 mod listener;
 mod notify;

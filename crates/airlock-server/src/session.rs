@@ -22,6 +22,7 @@ use crate::error::SessionError;
 use crate::framed::ReadBuf;
 use crate::frontend::{self, Frontend};
 use crate::inflight::Shared;
+use crate::join::join;
 use crate::listener::ListenerSettings;
 use crate::record;
 use crate::state::{State, identity_of};
@@ -215,7 +216,7 @@ struct Halves<'h, 's> {
 
 impl Halves<'_, '_> {
     /// Runs the client half (client → upstream) and the upstream half (upstream → client)
-    /// together until both end.
+    /// together until both end, each polled only when something it waits for happened.
     async fn proxy<CR, CW, UR, UW>(
         self,
         (mut client_read, mut client_write): (CR, CW),
@@ -227,16 +228,17 @@ impl Halves<'_, '_> {
         UR: AsyncRead + Unpin,
         UW: AsyncWrite + Unpin,
     {
-        tokio::join!(
+        join(
             self.front.run(
                 &mut client_read,
                 self.client_buf,
                 &mut upstream_write,
-                self.shutdown
+                self.shutdown,
             ),
             self.back
                 .run(&mut upstream_read, self.upstream_buf, &mut client_write),
         )
+        .await
     }
 }
 
