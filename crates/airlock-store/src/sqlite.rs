@@ -12,10 +12,11 @@ use airlock_audit::{
     StoredRow, Verifier,
 };
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Executor, Row, Sqlite, SqlitePool};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Executor, Row, Sqlite, SqlitePool};
+use tokio::sync::Mutex;
 
 use crate::{AuditStore, StoreError};
 
@@ -45,11 +46,33 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one connection that appends events (opened on first use). Always the same
     /// connection, so its page cache stays valid between commits: a pool handing out
-    /// connections in turn makes each re-read the pages the others wrote.
-    appender: SqlitePool,
+    /// connections in turn makes each re-read the pages the others wrote. Held here, not in a
+    /// pool: a pool's check-out and return cost a task per commit.
+    appender: Arc<Appender>,
     path: PathBuf,
     /// The schema version of the file: the current one, unless opened read-only.
     version: i64,
+}
+
+/// The appending connection and how to open it.
+#[derive(Debug)]
+struct Appender {
+    options: SqliteConnectOptions,
+    connection: Mutex<Option<SqliteConnection>>,
+}
+
+impl Appender {
+    /// The connection in `slot`, opened now if it is not yet (or no longer) open.
+    async fn open<'s>(
+        &self,
+        slot: &'s mut Option<SqliteConnection>,
+    ) -> Result<&'s mut SqliteConnection, sqlx::Error> {
+        let connection = match slot.take() {
+            Some(connection) => connection,
+            None => SqliteConnection::connect_with(&self.options).await?,
+        };
+        Ok(slot.insert(connection))
+    }
 }
 
 impl SqliteStore {
@@ -85,7 +108,11 @@ impl SqliteStore {
 
     /// Closes every connection (the WAL is checkpointed into the main file).
     pub async fn close(&self) {
-        self.appender.close().await;
+        if let Some(connection) = self.appender.connection.lock().await.take() {
+            if let Err(error) = connection.close().await {
+                tracing::warn!(%error, "audit store: closing the appending connection failed");
+            }
+        }
         self.pool.close().await;
     }
 
@@ -110,13 +137,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::from_sqlx(path, e))?;
-        let appender = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
         let mut store = Self {
             pool,
-            appender,
+            appender: Arc::new(Appender {
+                options,
+                connection: Mutex::new(None),
+            }),
             path: path.to_path_buf(),
             version: 0,
         };
@@ -206,14 +232,25 @@ impl AuditStore for SqliteStore {
             // One statement is its own transaction: one round trip to SQLite's thread
             // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
             let (sql, arguments) = insert_events(events)?;
-            let mut conn = self.appender.acquire().await.map_err(|e| self.err(e))?;
+            let mut slot = self.appender.connection.lock().await;
+            let conn = self
+                .appender
+                .open(&mut slot)
+                .await
+                .map_err(|e| self.err(e))?;
             sqlx::query_with(AssertSqlSafe(sql), arguments)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| self.err(e))?;
             return Ok(());
         }
-        let mut tx = self.appender.begin().await.map_err(|e| self.err(e))?;
+        let mut slot = self.appender.connection.lock().await;
+        let conn = self
+            .appender
+            .open(&mut slot)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut tx = conn.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
             let (sql, arguments) = insert_events(chunk)?;
             sqlx::query_with(AssertSqlSafe(sql), arguments)
