@@ -108,10 +108,11 @@ impl SqliteStore {
 
     /// Closes every connection (the WAL is checkpointed into the main file).
     pub async fn close(&self) {
-        if let Some(connection) = self.appender.connection.lock().await.take() {
-            if let Err(error) = connection.close().await {
-                tracing::warn!(%error, "audit store: closing the appending connection failed");
-            }
+        let appender = self.appender.connection.lock().await.take();
+        if let Some(connection) = appender
+            && let Err(error) = connection.close().await
+        {
+            tracing::warn!(%error, "audit store: closing the appending connection failed");
         }
         self.pool.close().await;
     }
