@@ -70,10 +70,11 @@ impl<F: Future> Half<F> {
 
     /// Polls the future if it is not done and its waker fired since its last poll.
     fn poll(&mut self, future: std::pin::Pin<&mut F>) {
-        if self.output.is_none() && self.branch.woken.swap(false, Ordering::AcqRel) {
-            if let Poll::Ready(output) = future.poll(&mut Context::from_waker(&self.waker)) {
-                self.output = Some(output);
-            }
+        if self.output.is_none()
+            && self.branch.woken.swap(false, Ordering::AcqRel)
+            && let Poll::Ready(output) = future.poll(&mut Context::from_waker(&self.waker))
+        {
+            self.output = Some(output);
         }
     }
 }
