@@ -3,7 +3,7 @@
 //! the other half's idle `select!` (a socket readiness check and its `Notify` waiters).
 
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -69,7 +69,7 @@ impl<F: Future> Half<F> {
     }
 
     /// Polls the future if it is not done and its waker fired since its last poll.
-    fn poll(&mut self, future: std::pin::Pin<&mut F>) {
+    fn poll(&mut self, future: Pin<&mut F>) {
         if self.output.is_none()
             && self.branch.woken.swap(false, Ordering::AcqRel)
             && let Poll::Ready(output) = future.poll(&mut Context::from_waker(&self.waker))
@@ -80,9 +80,12 @@ impl<F: Future> Half<F> {
 }
 
 /// Runs `a` and `b` to completion together on the calling task and returns both outputs.
-pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = pin!(a);
-    let mut b = pin!(b);
+/// Pinned by the caller: futures taken by value and pinned here would be held twice in this
+/// function's state (as arguments and as pinned locals), doubling an idle session's memory.
+pub async fn join<A: Future, B: Future>(
+    mut a: Pin<&mut A>,
+    mut b: Pin<&mut B>,
+) -> (A::Output, B::Output) {
     let parent = Arc::new(Parent::default());
     let mut half_a = Half::<A>::new(&parent);
     let mut half_b = Half::<B>::new(&parent);
@@ -105,6 +108,8 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
+
+    use std::pin::pin;
 
     use tokio::sync::{Notify, oneshot};
 
@@ -137,11 +142,13 @@ mod tests {
             notify_b.notify_one();
             let _ = done_rx.await;
         };
-        let joined = join(counted(&polls_a, &notify_a, 10), async {
+        let a = pin!(counted(&polls_a, &notify_a, 10));
+        let b = pin!(async {
             let n = counted(&polls_b, &notify_b, 1).await;
             let _ = done_tx.send(());
             n
         });
+        let joined = join(a, b);
         let ((a, b), ()) = tokio::join!(joined, driver);
         assert_eq!((a, b), (10, 1));
         // `a` ran once per notification (plus its first poll); `b` was not polled for them.
@@ -162,7 +169,7 @@ mod tests {
             remote.notify_one();
             let _ = tx.send(7);
         });
-        let (first, second) = join(notify.notified(), rx).await;
+        let (first, second) = join(pin!(notify.notified()), pin!(rx)).await;
         let () = first;
         assert_eq!(second.ok(), Some(7));
         assert!(thread.join().is_ok());

@@ -2,6 +2,7 @@
 //! connection, the session's audit records, and the two halves that proxy it.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 
 use airlock_audit::SessionRecord;
@@ -228,17 +229,17 @@ impl Halves<'_, '_> {
         UR: AsyncRead + Unpin,
         UW: AsyncWrite + Unpin,
     {
-        join(
-            self.front.run(
-                &mut client_read,
-                self.client_buf,
-                &mut upstream_write,
-                self.shutdown,
-            ),
+        let front = pin!(self.front.run(
+            &mut client_read,
+            self.client_buf,
+            &mut upstream_write,
+            self.shutdown,
+        ));
+        let back = pin!(
             self.back
-                .run(&mut upstream_read, self.upstream_buf, &mut client_write),
-        )
-        .await
+                .run(&mut upstream_read, self.upstream_buf, &mut client_write)
+        );
+        join(front, back).await
     }
 }
 
