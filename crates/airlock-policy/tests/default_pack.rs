@@ -9,7 +9,9 @@
 //! the real Cedar policies. Every category of PRODUCT.md's default pack — deny, review and
 //! allow — including evasions and look-alikes that must stay allowed.
 
-use airlock_model::{Command, Connection, ConnectionKind, Identity, Name, Protocol, Verdict};
+use airlock_model::{
+    Command, Connection, ConnectionKind, Facts, Identity, Name, Protocol, Verdict,
+};
 use airlock_policy::{Checkpoint, Policy};
 
 use Verdict::{Allow, Deny, Review};
@@ -608,6 +610,30 @@ fn cache_keeps_literal_bound_predicates_apart() {
     assert_eq!(decide("DELETE FROM users WHERE 2 IN (1, 2)"), Deny);
     assert_eq!(decide("DELETE FROM users WHERE NULL IS NOT NULL"), Allow);
     assert_eq!(decide("DELETE FROM users WHERE 'x' IS NOT NULL"), Deny);
+}
+
+/// Ranges over a column share a decision by shape (no parse for the next range); constant
+/// ranges are literal-sensitive and never do.
+#[test]
+fn cache_shares_column_ranges_and_keeps_constant_ranges_apart() {
+    let facts = |sql: &str| match Checkpoint::new(Policy::default_pack().unwrap())
+        .facts(&command(sql, "prod"))
+    {
+        Facts::Sql(sql) => sql,
+    };
+    assert!(!facts("SELECT * FROM t WHERE aid BETWEEN 5 AND 5 + 9999").literal_sensitive);
+    assert!(!facts("DELETE FROM t WHERE d NOT BETWEEN SYMMETRIC 1 AND 2").literal_sensitive);
+    assert!(facts("DELETE FROM t WHERE 5 BETWEEN 5 AND 5").literal_sensitive);
+    assert!(facts("DELETE FROM t WHERE 5 BETWEEN 1 AND 9").literal_sensitive);
+
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let mut decide = |sql: &str| checkpoint.decide(&command(sql, "prod")).verdict;
+    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 1 AND 10"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 7 AND 70"), Allow);
+    // A filter that ignores the row matches every row or none: refused either way.
+    assert_eq!(decide("DELETE FROM users WHERE 5 BETWEEN 6 AND 7"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN id AND id"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 2 AND 20"), Allow);
 }
 
 #[test]

@@ -33,10 +33,7 @@ impl Inspector {
 
     pub(crate) fn scan_enum(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
         self.complex |= match node {
-            NodeEnum::AExpr(a) => {
-                a.kind != pg_query::protobuf::AExprKind::AexprOp as i32
-                    && a.kind != pg_query::protobuf::AExprKind::AexprIn as i32
-            }
+            NodeEnum::AExpr(a) => !simple_operator(a),
             NodeEnum::SubLink(_)
             | NodeEnum::CaseExpr(_)
             | NodeEnum::CoalesceExpr(_)
@@ -264,4 +261,24 @@ impl Inspector {
             _ => st.dynamic_sql = DynamicSql::Opaque,
         }
     }
+}
+
+/// Operators whose literal dependence the row-filter evaluator tracks itself (it marks the
+/// statement literal-sensitive when a verdict depends on a literal): plain operators, `IN`,
+/// and `[NOT] BETWEEN [SYMMETRIC]` over a row-dependent operand (`aid BETWEEN 5 AND 5 + 9999`
+/// shares a decision with every other range; `5 BETWEEN 5 AND 5` never does).
+fn simple_operator(a: &pg_query::protobuf::AExpr) -> bool {
+    use pg_query::protobuf::AExprKind as K;
+    let kind = a.kind;
+    let between = [
+        K::AexprBetween,
+        K::AexprNotBetween,
+        K::AexprBetweenSym,
+        K::AexprNotBetweenSym,
+    ]
+    .iter()
+    .any(|k| *k as i32 == kind);
+    kind == K::AexprOp as i32
+        || kind == K::AexprIn as i32
+        || (between && boxed(&a.lexpr).is_some_and(|l| !super::fold::is_constant_shape(l)))
 }
