@@ -54,7 +54,8 @@ pub struct SqliteStore {
     version: i64,
 }
 
-/// The appending connection and how to open it.
+/// The appending connection and how to open it. The async mutex is the connection's check-out
+/// (what the one-connection pool was): held for one append and nothing else, by the writer task.
 #[derive(Debug)]
 struct Appender {
     options: SqliteConnectOptions,
