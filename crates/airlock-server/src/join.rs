@@ -47,7 +47,8 @@ impl Wake for Branch {
     }
 }
 
-/// One half: its future, its waker, and its output once it is done.
+/// One half's bookkeeping: its waker and, once it is done, its output (the future itself stays
+/// pinned by the caller).
 struct Half<F: Future> {
     branch: Arc<Branch>,
     waker: Waker,

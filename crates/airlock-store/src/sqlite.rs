@@ -230,28 +230,22 @@ impl AuditStore for SqliteStore {
         // Approval events are indexed in the same transaction; other batches have no index.
         let index = approvals::insert_index(events)?;
         let one_statement = !events.is_empty() && events.len() <= INSERT_CHUNK;
-        if checkpoint.is_none() && index.is_empty() && one_statement {
-            // One statement is its own transaction: one round trip to SQLite's thread
-            // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
-            let (sql, arguments) = insert_events(events)?;
-            let mut slot = self.appender.connection.lock().await;
-            let conn = self
-                .appender
-                .open(&mut slot)
-                .await
-                .map_err(|e| self.err(e))?;
-            sqlx::query_with(AssertSqlSafe(sql), arguments)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| self.err(e))?;
-            return Ok(());
-        }
         let mut slot = self.appender.connection.lock().await;
         let conn = self
             .appender
             .open(&mut slot)
             .await
             .map_err(|e| self.err(e))?;
+        if checkpoint.is_none() && index.is_empty() && one_statement {
+            // One statement is its own transaction: one round trip to SQLite's thread
+            // instead of three (BEGIN, INSERT, COMMIT), with the same durability.
+            let (sql, arguments) = insert_events(events)?;
+            sqlx::query_with(AssertSqlSafe(sql), arguments)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| self.err(e))?;
+            return Ok(());
+        }
         let mut tx = conn.begin().await.map_err(|e| self.err(e))?;
         for chunk in events.chunks(INSERT_CHUNK) {
             let (sql, arguments) = insert_events(chunk)?;
