@@ -436,23 +436,7 @@ async fn every_statement_is_in_the_verified_audit_log() {
             .map(|e| &e["event"])
             .unwrap()
     };
-    // A statement's outcome is in its decision record when it ended within the read window,
-    // and in an outcome event of the same session and statement number otherwise.
-    let outcome_of = |decision: &serde_json::Value| -> serde_json::Value {
-        if let Some(outcome) = decision.get("outcome") {
-            return outcome.clone();
-        }
-        events
-            .iter()
-            .map(|e| &e["event"])
-            .find(|k| {
-                k["type"] == "outcome"
-                    && k["session"] == decision["session"]
-                    && k["statement"] == decision["statement"]
-            })
-            .map(|k| k["outcome"].clone())
-            .unwrap_or(serde_json::Value::Null)
-    };
+    let outcome_of = |decision| support::outcome_of(&events, decision);
     let read = find("SELECT v FROM gw_audit WHERE id = 1");
     assert_eq!(read["verdict"], "allow");
     assert_eq!(outcome_of(read)["status"], "succeeded", "{read}");
@@ -481,4 +465,40 @@ async fn every_statement_is_in_the_verified_audit_log() {
         !all.contains(support::UPSTREAM_SECRET),
         "the upstream password is never recorded"
     );
+}
+
+#[tokio::test]
+async fn outcomes_count_every_row_and_byte_of_large_results() {
+    let mut gateway = Gateway::start().await;
+    {
+        let client = gateway.connect().await;
+        // 5,000 small rows span many reads, whole and split; one row larger than a read
+        // buffer streams through in pieces.
+        for sql in [
+            "SELECT repeat('x', 100) FROM generate_series(1, 5000)",
+            "SELECT repeat('y', 100000)",
+        ] {
+            client.simple_query(sql).await.unwrap();
+        }
+    }
+    gateway.stop().await;
+    let events = gateway.audit_export();
+    let outcome = |text: &str| {
+        let decision = events
+            .iter()
+            .map(|e| &e["event"])
+            .find(|e| e["type"] == "decision" && e["text"] == text)
+            .unwrap();
+        support::outcome_of(&events, decision)
+    };
+    // A row: tag, length, column count, value length, value; CommandComplete: tag, length,
+    // command tag, NUL.
+    let row = |value: u64| 1 + 4 + 2 + 4 + value;
+    let complete = |tag: &str| 1 + 4 + tag.len() as u64 + 1;
+    let many = outcome("SELECT repeat('x', 100) FROM generate_series(1, 5000)");
+    assert_eq!(many["rows"], 5000, "{many}");
+    assert_eq!(many["bytes"], 5000 * row(100) + complete("SELECT 5000"));
+    let one = outcome("SELECT repeat('y', 100000)");
+    assert_eq!(one["rows"], 1, "{one}");
+    assert_eq!(one["bytes"], row(100_000) + complete("SELECT 1"));
 }

@@ -336,6 +336,24 @@ impl Gateway {
     }
 }
 
+/// A statement's outcome, from the exported `events`: in its `decision` record when it ended
+/// within the read window, else in an outcome event of the same session and statement number.
+pub fn outcome_of(events: &[serde_json::Value], decision: &serde_json::Value) -> serde_json::Value {
+    if let Some(outcome) = decision.get("outcome") {
+        return outcome.clone();
+    }
+    events
+        .iter()
+        .map(|e| &e["event"])
+        .find(|k| {
+            k["type"] == "outcome"
+                && k["session"] == decision["session"]
+                && k["statement"] == decision["statement"]
+        })
+        .map(|k| k["outcome"].clone())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 /// `airlock serve` as a child process, configured by [`config_text`] in `dir` with the
 /// PostgreSQL listener on `port` (0: any free port); its stderr goes to `stderr`.
 pub fn serve_process(dir: &Path, port: u16, stderr: std::process::Stdio) -> std::process::Child {
