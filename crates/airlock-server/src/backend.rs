@@ -109,7 +109,12 @@ impl<'a> Backend<'a> {
         let shared = self.shared;
         let client_gone = shared.client_gone.notified();
         let notice = shared.notice_ready.notified();
-        tokio::pin!(client_gone, notice);
+        // One timer for the deferred records' deadline, moved only when the deadline moves: a
+        // new `sleep_until` per pass registered itself with the runtime's timer (waking its
+        // driver: an eventfd write and an empty epoll round) once per read of a large result.
+        let timer = sleep_until(Instant::now());
+        let mut armed = None;
+        tokio::pin!(client_gone, notice, timer);
         loop {
             if !buf.pending().is_empty() {
                 let used = match self.scan(buf.pending(), &mut pieces, &mut done) {
@@ -142,6 +147,12 @@ impl<'a> Backend<'a> {
                 buf.consume(used);
             }
             let deadline = self.shared.lock().next_deadline();
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    timer.as_mut().reset(at);
+                }
+                armed = deadline;
+            }
             tokio::select! {
                 read = buf.fill(upstream) => match read {
                     Ok(0) | Err(_) => return End::UpstreamClosed,
@@ -156,7 +167,8 @@ impl<'a> Backend<'a> {
                         return End::ClientGone;
                     }
                 }
-                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                () = &mut timer, if deadline.is_some() => {
+                    armed = None; // fired: reset on the next pass, whatever the deadline
                     let due = self.shared.lock().take_deferred(Some(Instant::now()));
                     if let Err(error) = record::submit_due(&self.state.audit, self.shared, due).await {
                         return End::Audit(format!("the audit log refused a record: {error}"));

@@ -88,9 +88,13 @@ async fn checkpoints_are_signed_on_a_timer_and_on_request() {
     writer.append(event(2)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(store.last_checkpoint().await.unwrap(), Some(2));
+    // The timer runs again for what came after.
     writer.append(event(3)).await.unwrap();
-    assert_eq!(writer.checkpoint().await.unwrap().seq, 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(store.last_checkpoint().await.unwrap(), Some(3));
+    writer.append(event(4)).await.unwrap();
+    assert_eq!(writer.checkpoint().await.unwrap().seq, 4);
+    assert_eq!(store.last_checkpoint().await.unwrap(), Some(4));
 }
 
 /// A store whose writes fail while `failing` is set.
@@ -213,6 +217,15 @@ async fn lazy_appends_linger_until_their_deadline_or_a_flush() {
         )
     });
     assert_eq!(both.await.unwrap(), (3, 4));
+    // After commits by timer, flush and urgency, a lazy event lingers again.
+    let started = std::time::Instant::now();
+    let receipt = writer.enqueue_lazy(event(5)).await.unwrap().wait().await;
+    assert_eq!(receipt.unwrap().seq, 5);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(writer.is_healthy());
 }
 

@@ -69,10 +69,28 @@ impl<S: AuditStore> Task<S> {
         mut inbox: mpsc::Receiver<Request>,
     ) -> Result<(), StoreError> {
         let mut batch = Vec::with_capacity(self.config.max_batch);
+        // The two timers live as long as the loop and move only when their deadlines move: a
+        // new `sleep_until` per pass registered itself with the runtime's timer each time, and
+        // with no other timer pending that woke the runtime's driver (an eventfd write and an
+        // empty epoll round) on most passes.
+        let checkpoint_timer = sleep_until(Instant::now());
+        let linger_timer = sleep_until(Instant::now());
+        tokio::pin!(checkpoint_timer, linger_timer);
+        let (mut checkpoint_armed, mut linger_armed) = (None, None);
         loop {
             let deadline = self.last_signed + self.config.checkpoint_interval;
             let due = self.unsigned > 0;
             let linger = self.linger_until;
+            if due && checkpoint_armed != Some(deadline) {
+                checkpoint_timer.as_mut().reset(deadline);
+                checkpoint_armed = Some(deadline);
+            }
+            if let Some(at) = linger
+                && linger_armed != linger
+            {
+                linger_timer.as_mut().reset(at);
+                linger_armed = linger;
+            }
             let lazy = Arc::clone(&self.lazy);
             tokio::select! {
                 received = inbox.recv_many(&mut batch, self.config.max_batch) => {
@@ -91,12 +109,14 @@ impl<S: AuditStore> Task<S> {
                     }
                     continue;
                 }
-                () = sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() => {
+                () = &mut linger_timer, if linger.is_some() => {
+                    linger_armed = None;
                     self.take_lazy();
                     self.commit().await;
                     continue;
                 }
-                () = sleep_until(deadline), if due => {
+                () = &mut checkpoint_timer, if due => {
+                    checkpoint_armed = None;
                     if let Err(error) = self.sign().await {
                         tracing::error!(%error, "audit checkpoint failed");
                         self.last_signed = Instant::now(); // retry after another interval
