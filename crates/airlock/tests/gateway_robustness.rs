@@ -1,6 +1,6 @@
 //! The gateway under bad input and failure: malformed and oversized messages, clients that
-//! vanish mid-query, an upstream backend that dies, and a drain on shutdown. Each ends in a
-//! clear error or a clean close, and the gateway keeps serving.
+//! vanish mid-query or stop reading a huge result, an upstream backend that dies, and a drain
+//! on shutdown. Each ends in a clear error or a clean close, and the gateway keeps serving.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,13 +43,20 @@ async fn read_until(stream: &mut TcpStream, buf: &mut Vec<u8>, tag: u8) -> Vec<(
 
 /// A raw, authenticated session (SCRAM done by hand), ready for queries.
 async fn raw_session(gateway: &Gateway) -> (TcpStream, Vec<u8>) {
+    raw_session_named(gateway, "raw").await
+}
+
+/// [`raw_session`] with its `application_name`, to find its backend in `pg_stat_activity`.
+async fn raw_session_named(gateway: &Gateway, name: &str) -> (TcpStream, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", gateway.port))
         .await
         .unwrap();
-    stream
-        .write_all(&encode_startup(&[("user", "alice"), ("database", "local")]))
-        .await
-        .unwrap();
+    let startup = [
+        ("user", "alice"),
+        ("database", "local"),
+        ("application_name", name),
+    ];
+    stream.write_all(&encode_startup(&startup)).await.unwrap();
     let mut buf = Vec::new();
     read_until(&mut stream, &mut buf, b'R').await;
     let (mut scram, first) = ScramClient::start(KEY, "raw-client-nonce");
@@ -152,6 +159,86 @@ async fn backends_named(name: &str) -> i64 {
         .await
         .unwrap()
         .get(0)
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn wait_event_of(name: &str) -> Option<String> {
+    direct()
+        .await
+        .query_one(
+            "SELECT max(wait_event) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_a_huge_result_stalls_the_server_not_the_gateway() {
+    let gateway = Gateway::start().await;
+    let (mut stream, mut buf) = raw_session_named(&gateway, "gw-slow-reader").await;
+    let before = rss_kib();
+    // ≈ 200 MB of rows, and a client that reads none of them for now.
+    let mut out = Vec::new();
+    encode_frame(
+        &mut out,
+        b'Q',
+        b"SELECT repeat('x', 1000) FROM generate_series(1, 200000)\0",
+    );
+    stream.write_all(&out).await.unwrap();
+    let mut stalled = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if wait_event_of("gw-slow-reader").await.as_deref() == Some("ClientWrite") {
+            stalled = true;
+            break;
+        }
+    }
+    assert!(
+        stalled,
+        "the server waits to write: the gateway stopped reading it"
+    );
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "the gateway buffered {grown} KiB");
+    // Reading resumes: every row arrives, whole and in order, and the session goes on.
+    let (mut rows, mut complete) = (0u64, None);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while complete.is_none() {
+        while complete.is_none()
+            && let Decoded::Complete(frame, used) = decode_frame(&buf, 1 << 24).unwrap()
+        {
+            match frame.tag {
+                b'D' => {
+                    assert_eq!(frame.body.len(), 2 + 4 + 1000);
+                    rows += 1;
+                }
+                b'C' => complete = Some(frame.body.to_vec()),
+                _ => {}
+            }
+            buf.drain(..used);
+        }
+        if complete.is_none() {
+            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(n, 0, "the session ended before the result did");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    assert_eq!(rows, 200_000);
+    assert_eq!(complete.unwrap(), b"SELECT 200000\0");
+    read_until(&mut stream, &mut buf, b'Z').await;
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "the gateway buffered {grown} KiB");
+    still_serves(&gateway).await;
 }
 
 #[tokio::test]
