@@ -5,6 +5,9 @@
 #   <workload> direct_tps=<n> pgbouncer_tps=<n> airlock_tps=<n> ratio=<airlock/direct> pgbouncer_ratio=<pgbouncer/direct>
 # and, on stderr, each proxy's CPU time per transaction and (with perf installed) its user-space
 # instructions per transaction: a figure that barely moves with the machine's other load.
+# With --baseline, a second airlock build runs in the same rotation and each line adds
+#   baseline_tps=<n> vs_baseline=<airlock/baseline>
+# the paired comparison to judge a change by on a machine whose speed drifts between runs.
 # Needs PostgreSQL on 127.0.0.1:5432 with trust authentication for user postgres.
 set -euo pipefail
 
@@ -17,9 +20,12 @@ usage: bench/pgbench.sh [options]
   --workloads LIST  comma list, default all:               (WORKLOADS)
                     select-only-simple-c1, select-only-simple-c8, select-only-extended-c8,
                     select-only-prepared-c8, tpcb-like-c8, large-result-c8
-  --targets LIST    comma list of direct,pgbouncer,airlock (TARGETS, default all three)
+  --targets LIST    comma list of direct,pgbouncer,airlock,baseline (TARGETS, default
+                    direct,pgbouncer,airlock, and baseline with --baseline)
   --airlock PATH    airlock binary (AIRLOCK; default: cargo build --release -p airlock into
                     ${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target})
+  --baseline PATH   another airlock binary (e.g. main's) run as target "baseline" with the
+                    same config, data and rotation (BASELINE)
   --keep            keep the temporary directory (KEEP=1)
 Exit status: 0 if every pgbench run succeeded, 1 otherwise.
 EOF
@@ -27,8 +33,8 @@ EOF
 
 ALL_WORKLOADS="select-only-simple-c1,select-only-simple-c8,select-only-extended-c8,select-only-prepared-c8,tpcb-like-c8,large-result-c8"
 ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-10}" SCALE="${SCALE:-10}" KEEP="${KEEP:-0}"
-WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}" TARGETS="${TARGETS:-direct,pgbouncer,airlock}"
-AIRLOCK="${AIRLOCK:-}"
+WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}" TARGETS="${TARGETS:-}"
+AIRLOCK="${AIRLOCK:-}" BASELINE="${BASELINE:-}"
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -38,6 +44,7 @@ while (($#)); do
     --workloads) WORKLOADS="${2:?--workloads needs a value}"; shift ;;
     --targets) TARGETS="${2:?--targets needs a value}"; shift ;;
     --airlock) AIRLOCK="${2:?--airlock needs a value}"; shift ;;
+    --baseline) BASELINE="${2:?--baseline needs a value}"; shift ;;
     --keep) KEEP=1 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -49,15 +56,24 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/bench/lib.sh"
 require_positive ROUNDS DURATION SCALE
 IFS=, read -ra workloads <<<"$WORKLOADS"
+if [[ -z "$TARGETS" ]]; then
+  TARGETS="direct,pgbouncer,airlock"
+  [[ -n "$BASELINE" ]] && TARGETS+=",baseline"
+fi
 IFS=, read -ra targets <<<"$TARGETS"
 for w in "${workloads[@]}"; do [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w'"; done
-for t in "${targets[@]}"; do [[ "$t" =~ ^(direct|pgbouncer|airlock)$ ]] || die "unknown target '$t'"; done
+for t in "${targets[@]}"; do [[ "$t" =~ ^(direct|pgbouncer|airlock|baseline)$ ]] || die "unknown target '$t'"; done
 wants() { [[ ",$TARGETS," == *",$1,"* ]]; }
+if wants baseline; then
+  [[ -n "$BASELINE" ]] || die "target 'baseline' needs --baseline PATH"
+  [[ -x "$BASELINE" ]] || die "no airlock binary at $BASELINE"
+  "$BASELINE" serve --help >/dev/null 2>&1 || die "$BASELINE has no 'serve' command (build too old?)"
+fi
 
 DB=airlock_bench
 tmp="$(mktemp -d -t airlock-pgbench.XXXXXX)"
 chmod 711 "$tmp" # pgbouncer may run as postgres: it must reach its ini and auth file
-AIRLOCK_PID="" PGB_PID="" AIRLOCK_PORT="" PGB_PORT="" KEY=""
+AIRLOCK_PID="" PGB_PID="" AIRLOCK_PORT="" PGB_PORT="" KEY="" BASELINE_PID="" BASELINE_PORT=""
 
 # SIGTERM a process we started, SIGKILL it if it is still there after 5 s.
 stop_pid() {
@@ -70,6 +86,7 @@ stop_pid() {
 cleanup() {
   local rc=$?
   stop_pid "$AIRLOCK_PID"
+  stop_pid "$BASELINE_PID"
   stop_pid "$PGB_PID"
   if [[ "$KEEP" == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
   exit "$rc"
@@ -141,15 +158,17 @@ wait_ready() {
   die "$name not ready after 10 s (log above)"
 }
 
-# A fresh API key, a config fronting the bench database, and `airlock serve` in the background.
-start_airlock() {
-  new_api_key
-  AIRLOCK_PORT="$(free_port 6498)"
-  write_bench_config "$tmp/airlock.toml" "$AIRLOCK_PORT" "$tmp/data"
-  "$AIRLOCK" config validate "$tmp/airlock.toml" >&2 || die "airlock rejects the generated config"
-  "$AIRLOCK" serve --config "$tmp/airlock.toml" >"$tmp/airlock.log" 2>&1 &
-  AIRLOCK_PID=$!
-  PGPASSWORD="$KEY" wait_ready airlock "$AIRLOCK_PID" "$tmp/airlock.log" -p "$AIRLOCK_PORT" -U bench -d bench
+# `airlock serve` of binary $2 in the background as target $1: the bench config fronting the bench
+# database with the key from new_api_key, its own port and data directory. Sets SERVED_PID and
+# SERVED_PORT.
+serve_build() {
+  local name="$1" binary="$2"
+  SERVED_PORT="$(free_port 6498)"
+  write_bench_config "$tmp/$name.toml" "$SERVED_PORT" "$tmp/$name-data"
+  "$binary" config validate "$tmp/$name.toml" >&2 || die "$name rejects the generated config"
+  "$binary" serve --config "$tmp/$name.toml" >"$tmp/$name.log" 2>&1 &
+  SERVED_PID=$!
+  PGPASSWORD="$KEY" wait_ready "$name" "$SERVED_PID" "$tmp/$name.log" -p "$SERVED_PORT" -U bench -d bench
 }
 
 workload_args() {
@@ -172,11 +191,13 @@ run_pgbench() {
     direct) conn=(-p 5432 -U postgres "$DB") ;;
     pgbouncer) conn=(-p "$PGB_PORT" -U postgres "$DB") ;;
     airlock) conn=(-p "$AIRLOCK_PORT" -U bench bench) env=("PGPASSWORD=$KEY") ;;
+    baseline) conn=(-p "$BASELINE_PORT" -U bench bench) env=("PGPASSWORD=$KEY") ;;
   esac
   local pid="" cpu0=0
   case "$target" in
     pgbouncer) pid="$PGB_PID" ;;
     airlock) pid="$AIRLOCK_PID" ;;
+    baseline) pid="$BASELINE_PID" ;;
   esac
   [[ -n "$pid" ]] && cpu0="$(cpu_ticks "$pid")" && start_instr "$pid"
   env "${env[@]}" pgbench -n -T "$DURATION" "${WL_ARGS[@]}" -h 127.0.0.1 "${conn[@]}" \
@@ -220,10 +241,18 @@ HZ="$(getconf CLK_TCK)"
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%.0f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
-wants airlock && resolve_airlock
+{ wants airlock || wants baseline; } && resolve_airlock # its `keys create` makes the key
 setup_db
 wants pgbouncer && start_pgbouncer
-wants airlock && start_airlock
+{ wants airlock || wants baseline; } && new_api_key
+if wants airlock; then
+  serve_build airlock "$AIRLOCK"
+  AIRLOCK_PID="$SERVED_PID" AIRLOCK_PORT="$SERVED_PORT"
+fi
+if wants baseline; then
+  serve_build baseline "$BASELINE"
+  BASELINE_PID="$SERVED_PID" BASELINE_PORT="$SERVED_PORT"
+fi
 
 declare -A RESULTS CPU INSTRS
 wi=0
@@ -242,15 +271,19 @@ for w in "${workloads[@]}"; do
       log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
     done
   done
-  declare -A med=([direct]=- [pgbouncer]=- [airlock]=-)
+  declare -A med=([direct]=- [pgbouncer]=- [airlock]=- [baseline]=-)
   for t in "${targets[@]}"; do
     # shellcheck disable=SC2086 # the run figures are space-separated integers
     med[$t]="$(median ${RESULTS[$w/$t]})"
   done
-  echo "$w direct_tps=${med[direct]} pgbouncer_tps=${med[pgbouncer]} airlock_tps=${med[airlock]}" \
-    "ratio=$(ratio "${med[airlock]}" "${med[direct]}") pgbouncer_ratio=$(ratio "${med[pgbouncer]}" "${med[direct]}")"
+  line="$w direct_tps=${med[direct]} pgbouncer_tps=${med[pgbouncer]} airlock_tps=${med[airlock]}"
+  line+=" ratio=$(ratio "${med[airlock]}" "${med[direct]}") pgbouncer_ratio=$(ratio "${med[pgbouncer]}" "${med[direct]}")"
+  if wants baseline; then
+    line+=" baseline_tps=${med[baseline]} vs_baseline=$(ratio "${med[airlock]}" "${med[baseline]}")"
+  fi
+  echo "$line"
   cpu_line=""
-  for t in pgbouncer airlock; do
+  for t in pgbouncer airlock baseline; do
     # shellcheck disable=SC2086 # the run figures are space-separated integers
     [[ -n "${CPU[$w/$t]:-}" ]] && cpu_line+=" ${t}_cpu_us_per_tx=$(median ${CPU[$w/$t]})"
     # shellcheck disable=SC2086 # the run figures are space-separated integers
