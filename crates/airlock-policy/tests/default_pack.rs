@@ -626,14 +626,15 @@ fn cache_shares_column_ranges_and_keeps_constant_ranges_apart() {
     assert!(facts("DELETE FROM t WHERE 5 BETWEEN 5 AND 5").literal_sensitive);
     assert!(facts("DELETE FROM t WHERE 5 BETWEEN 1 AND 9").literal_sensitive);
 
-    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
-    let mut decide = |sql: &str| checkpoint.decide(&command(sql, "prod")).verdict;
-    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 1 AND 10"), Allow);
-    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 7 AND 70"), Allow);
-    // A filter that ignores the row matches every row or none: refused either way.
-    assert_eq!(decide("DELETE FROM users WHERE 5 BETWEEN 6 AND 7"), Deny);
-    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN id AND id"), Deny);
-    assert_eq!(decide("DELETE FROM users WHERE id BETWEEN 2 AND 20"), Allow);
+    // In order, through one checkpoint (its cache): `check`.
+    check(&[
+        ("DELETE FROM users WHERE id BETWEEN 1 AND 10", Allow),
+        ("DELETE FROM users WHERE id BETWEEN 7 AND 70", Allow),
+        // A filter that ignores the row matches every row or none: refused either way.
+        ("DELETE FROM users WHERE 5 BETWEEN 6 AND 7", Deny),
+        ("DELETE FROM users WHERE id BETWEEN id AND id", Deny),
+        ("DELETE FROM users WHERE id BETWEEN 2 AND 20", Allow),
+    ]);
 }
 
 #[test]
