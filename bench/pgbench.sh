@@ -19,7 +19,9 @@ usage: bench/pgbench.sh [options]
   --scale N         pgbench scale factor                   (SCALE, default 10)
   --workloads LIST  comma list, default all:               (WORKLOADS)
                     select-only-simple-c1, select-only-simple-c8, select-only-extended-c8,
-                    select-only-prepared-c8, tpcb-like-c8, large-result-c8
+                    select-only-prepared-c8, tpcb-like-c8, large-result-c8;
+                    also, on request: tpcb-like-c1 (one client: each COMMIT's
+                    audit barrier is in the latency, nothing hides it)
   --targets LIST    comma list of direct,pgbouncer,airlock,baseline (TARGETS, default
                     direct,pgbouncer,airlock, and baseline with --baseline)
   --airlock PATH    airlock binary (AIRLOCK; default: cargo build --release -p airlock into
@@ -32,6 +34,7 @@ EOF
 }
 
 ALL_WORKLOADS="select-only-simple-c1,select-only-simple-c8,select-only-extended-c8,select-only-prepared-c8,tpcb-like-c8,large-result-c8"
+EXTRA_WORKLOADS="tpcb-like-c1"
 ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-10}" SCALE="${SCALE:-10}" KEEP="${KEEP:-0}"
 WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}" TARGETS="${TARGETS:-}"
 AIRLOCK="${AIRLOCK:-}" BASELINE="${BASELINE:-}"
@@ -61,7 +64,9 @@ if [[ -z "$TARGETS" ]]; then
   [[ -n "$BASELINE" ]] && TARGETS+=",baseline"
 fi
 IFS=, read -ra targets <<<"$TARGETS"
-for w in "${workloads[@]}"; do [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w'"; done
+for w in "${workloads[@]}"; do
+  [[ ",$ALL_WORKLOADS,$EXTRA_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w'"
+done
 for t in "${targets[@]}"; do [[ "$t" =~ ^(direct|pgbouncer|airlock|baseline)$ ]] || die "unknown target '$t'"; done
 wants() { [[ ",$TARGETS," == *",$1,"* ]]; }
 if wants baseline; then
@@ -177,6 +182,7 @@ workload_args() {
     select-only-simple-c8) WL_ARGS=(-S -M simple -c 8 -j 2) ;;
     select-only-extended-c8) WL_ARGS=(-S -M extended -c 8 -j 2) ;;
     select-only-prepared-c8) WL_ARGS=(-S -M prepared -c 8 -j 2) ;;
+    tpcb-like-c1) WL_ARGS=(-M simple -c 1 -j 1) ;;
     tpcb-like-c8) WL_ARGS=(-M simple -c 8 -j 2) ;;
     large-result-c8) WL_ARGS=(-f "$tmp/large-result.sql" -D "scale=$SCALE" -M simple -c 8 -j 2) ;;
   esac
