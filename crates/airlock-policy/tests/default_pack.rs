@@ -630,8 +630,23 @@ fn cache_shares_column_ranges_and_keeps_constant_ranges_apart() {
     check(&[
         ("DELETE FROM users WHERE id BETWEEN 1 AND 10", Allow),
         ("DELETE FROM users WHERE id BETWEEN 7 AND 70", Allow),
-        // A filter that ignores the row matches every row or none: refused either way.
-        ("DELETE FROM users WHERE 5 BETWEEN 6 AND 7", Deny),
+        // A filter that ignores the row matches every row or none: refused unless it is
+        // shown to match none, as `3 IN (1, 2)` is.
+        ("DELETE FROM users WHERE 5 BETWEEN 6 AND 7", Allow),
+        ("DELETE FROM users WHERE 5 BETWEEN 1 AND 9", Deny),
+        ("DELETE FROM users WHERE 5 BETWEEN 5 AND 5", Deny),
+        ("DELETE FROM users WHERE 5 BETWEEN 9 AND 1", Allow),
+        ("DELETE FROM users WHERE 5 BETWEEN SYMMETRIC 9 AND 1", Deny),
+        ("DELETE FROM users WHERE 5 NOT BETWEEN 6 AND 7", Deny),
+        ("DELETE FROM users WHERE 5 NOT BETWEEN 1 AND 9", Allow),
+        (
+            "DELETE FROM users WHERE 5 NOT BETWEEN SYMMETRIC 9 AND 1",
+            Allow,
+        ),
+        ("DELETE FROM users WHERE 'b' BETWEEN 'a' AND 'c'", Deny),
+        ("DELETE FROM users WHERE 2 + 3 BETWEEN 6 AND 7", Allow),
+        // A null bound: the filter matches no row, but airlock does not model that.
+        ("DELETE FROM users WHERE 5 BETWEEN NULL AND 7", Deny),
         ("DELETE FROM users WHERE id BETWEEN id AND id", Deny),
         ("DELETE FROM users WHERE id BETWEEN 2 AND 20", Allow),
     ]);

@@ -167,6 +167,7 @@ pub(crate) fn fold_with(node: &NodeEnum, vars: &HashMap<String, String>) -> Opti
             }
         }
         NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => operator(a, vars),
+        NodeEnum::AExpr(a) => between(a, vars),
         NodeEnum::FuncCall(f) => super::strings::function(f, vars),
         NodeEnum::CoalesceExpr(c) => {
             let values: Option<Vec<Value>> = c
@@ -274,6 +275,37 @@ fn operator(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Op
         _ => return None,
     };
     Some(result)
+}
+
+/// `x [NOT] BETWEEN [SYMMETRIC] a AND b`, as PostgreSQL rewrites it: `x >= a AND x <= b`
+/// (`NOT`: `x < a OR x > b`; `SYMMETRIC`: the bounds in order first). A null anywhere leaves
+/// it unfolded, as does any other kind of `A_Expr`.
+fn between(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Option<Value> {
+    let kind = AExprKind::try_from(a.kind).ok()?;
+    let (negated, symmetric) = match kind {
+        AExprKind::AexprBetween => (false, false),
+        AExprKind::AexprNotBetween => (true, false),
+        AExprKind::AexprBetweenSym => (false, true),
+        AExprKind::AexprNotBetweenSym => (true, true),
+        _ => return None,
+    };
+    let NodeEnum::List(bounds) = boxed(&a.rexpr)? else {
+        return None;
+    };
+    let [low, high] = bounds.items.as_slice() else {
+        return None;
+    };
+    let value = fold_with(boxed(&a.lexpr)?, vars)?;
+    let (mut low, mut high) = (
+        fold_with(inner(low)?, vars)?,
+        fold_with(inner(high)?, vars)?,
+    );
+    if symmetric && compare(&low, &high)? == std::cmp::Ordering::Greater {
+        std::mem::swap(&mut low, &mut high);
+    }
+    let inside = compare(&value, &low)? != std::cmp::Ordering::Less
+        && compare(&value, &high)? != std::cmp::Ordering::Greater;
+    Some(Value::Bool(inside != negated))
 }
 
 fn arithmetic(op: &str, left: &Value, right: &Value) -> Option<Value> {
