@@ -610,6 +610,13 @@ fn cache_keeps_literal_bound_predicates_apart() {
     assert_eq!(decide("DELETE FROM users WHERE 2 IN (1, 2)"), Deny);
     assert_eq!(decide("DELETE FROM users WHERE NULL IS NOT NULL"), Allow);
     assert_eq!(decide("DELETE FROM users WHERE 'x' IS NOT NULL"), Deny);
+    // Strings order by the database's collation (`'b' < 'C'` holds under `en_US`, not under
+    // `C`): never folded, so never proven false; equality does not depend on it.
+    assert_eq!(decide("DELETE FROM users WHERE 'b' < 'C'"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE 'b' >= 'C'"), Deny);
+    assert_eq!(decide("DELETE FROM users WHERE 'b' = 'B'"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE 'b' <> 'b'"), Allow);
+    assert_eq!(decide("DELETE FROM users WHERE '10' < 9"), Allow);
 }
 
 /// Ranges over a column share a decision by shape (no parse for the next range); constant
@@ -644,6 +651,9 @@ fn cache_shares_column_ranges_and_keeps_constant_ranges_apart() {
             Allow,
         ),
         ("DELETE FROM users WHERE 'b' BETWEEN 'a' AND 'c'", Deny),
+        // True under `en_US`, false under `C`: not folded, so refused.
+        ("DELETE FROM users WHERE 'b' BETWEEN 'A' AND 'C'", Deny),
+        ("DELETE FROM users WHERE 'b' NOT BETWEEN 'a' AND 'c'", Deny),
         ("DELETE FROM users WHERE 2 + 3 BETWEEN 6 AND 7", Allow),
         // A null bound: the filter matches no row, but airlock does not model that.
         ("DELETE FROM users WHERE 5 BETWEEN NULL AND 7", Deny),

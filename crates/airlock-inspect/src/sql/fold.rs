@@ -66,6 +66,16 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// The order of two values where it does not depend on a collation. Two strings are ordered
+/// by the database's collation — `'b' < 'C'` is false under `C`, true under `en_US` — which
+/// airlock does not know, so they are not ordered (nothing folds; a filter stays unproven).
+fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Str(_), Value::Str(_)) => None,
+        _ => compare(a, b),
+    }
+}
+
 /// The operator of an `A_Expr` (`=`, `<>`, `||`…).
 pub(crate) fn op_name(name: &[Node]) -> String {
     last(name).unwrap_or_default().to_owned()
@@ -262,14 +272,14 @@ fn operator(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Op
         };
     };
     let left = fold_with(left_node, vars)?;
-    let ordering = compare(&left, &right);
+    let ordering = || order(&left, &right);
     let result = match op.as_str() {
-        "=" => Value::Bool(ordering? == std::cmp::Ordering::Equal),
-        "<>" | "!=" => Value::Bool(ordering? != std::cmp::Ordering::Equal),
-        "<" => Value::Bool(ordering? == std::cmp::Ordering::Less),
-        ">" => Value::Bool(ordering? == std::cmp::Ordering::Greater),
-        "<=" => Value::Bool(ordering? != std::cmp::Ordering::Greater),
-        ">=" => Value::Bool(ordering? != std::cmp::Ordering::Less),
+        "=" => Value::Bool(left.equals(&right)?),
+        "<>" | "!=" => Value::Bool(!left.equals(&right)?),
+        "<" => Value::Bool(ordering()? == std::cmp::Ordering::Less),
+        ">" => Value::Bool(ordering()? == std::cmp::Ordering::Greater),
+        "<=" => Value::Bool(ordering()? != std::cmp::Ordering::Greater),
+        ">=" => Value::Bool(ordering()? != std::cmp::Ordering::Less),
         "||" => Value::Str(format!("{}{}", left.as_text()?, right.as_text()?)),
         "+" | "-" | "*" | "/" | "%" => arithmetic(&op, &left, &right)?,
         _ => return None,
@@ -278,8 +288,9 @@ fn operator(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Op
 }
 
 /// `x [NOT] BETWEEN [SYMMETRIC] a AND b`, as PostgreSQL rewrites it: `x >= a AND x <= b`
-/// (`NOT`: `x < a OR x > b`; `SYMMETRIC`: the bounds in order first). A null anywhere leaves
-/// it unfolded, as does any other kind of `A_Expr`.
+/// (`NOT`: `x < a OR x > b`; `SYMMETRIC`: the bounds in order first). A null anywhere, or
+/// strings compared with strings (see [`order`]), leave it unfolded, as does any other kind of
+/// `A_Expr`.
 fn between(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Option<Value> {
     let kind = AExprKind::try_from(a.kind).ok()?;
     let (negated, symmetric) = match kind {
@@ -300,11 +311,11 @@ fn between(a: &pg_query::protobuf::AExpr, vars: &HashMap<String, String>) -> Opt
         fold_with(inner(low)?, vars)?,
         fold_with(inner(high)?, vars)?,
     );
-    if symmetric && compare(&low, &high)? == std::cmp::Ordering::Greater {
+    if symmetric && order(&low, &high)? == std::cmp::Ordering::Greater {
         std::mem::swap(&mut low, &mut high);
     }
-    let inside = compare(&value, &low)? != std::cmp::Ordering::Less
-        && compare(&value, &high)? != std::cmp::Ordering::Greater;
+    let inside = order(&value, &low)? != std::cmp::Ordering::Less
+        && order(&value, &high)? != std::cmp::Ordering::Greater;
     Some(Value::Bool(inside != negated))
 }
 
