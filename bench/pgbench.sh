@@ -5,6 +5,10 @@
 #   <workload> direct_tps=<n> pgbouncer_tps=<n> airlock_tps=<n> ratio=<airlock/direct> pgbouncer_ratio=<pgbouncer/direct>
 # and, on stderr, each proxy's CPU time per transaction and (with perf installed) its user-space
 # instructions per transaction: a figure that barely moves with the machine's other load.
+# With both proxies running, each line adds
+#   vs_pgbouncer=<airlock/pgbouncer>
+# the median over rounds of each round's airlock/pgbouncer (the two ran minutes apart at most):
+# the reading that carries across machines, where direct's own speed differs by 10x.
 # With --baseline, a second airlock build runs in the same rotation and each line adds
 #   baseline_tps=<n> vs_baseline=<airlock/baseline>
 # the paired comparison to judge a change by on a machine whose speed drifts between runs.
@@ -264,11 +268,14 @@ declare -A RESULTS CPU INSTRS
 wi=0
 for w in "${workloads[@]}"; do
   workload_args "$w"
+  paired=()
   for ((r = 0; r < ROUNDS; r++)); do
+    declare -A round=()
     for ((i = 0; i < ${#targets[@]}; i++)); do
       t="${targets[(i + r + wi) % ${#targets[@]}]}" # rotate the order every round
       run_pgbench "$t" "$w"
       RESULTS[$w/$t]+=" $TPS"
+      round[$t]="$TPS"
       # CPU microseconds the proxy spent per transaction in this run.
       if [[ "$t" != direct && "$TPS" != 0 ]]; then
         CPU[$w/$t]+=" $(awk -v c="$CPU_TICKS" -v hz="$HZ" -v tps="$TPS" -v d="$DURATION" 'BEGIN { printf "%.0f", c / hz * 1e6 / (tps * d) }')"
@@ -276,6 +283,10 @@ for w in "${workloads[@]}"; do
       fi
       log "round $((r + 1))/$ROUNDS $w $t $TPS tps"
     done
+    if wants airlock && wants pgbouncer && ((round[pgbouncer] > 0)); then
+      paired+=("$(awk -v a="${round[airlock]}" -v b="${round[pgbouncer]}" 'BEGIN { printf "%d", a * 1000 / b }')")
+    fi
+    unset round
   done
   declare -A med=([direct]=- [pgbouncer]=- [airlock]=- [baseline]=-)
   for t in "${targets[@]}"; do
@@ -284,6 +295,9 @@ for w in "${workloads[@]}"; do
   done
   line="$w direct_tps=${med[direct]} pgbouncer_tps=${med[pgbouncer]} airlock_tps=${med[airlock]}"
   line+=" ratio=$(ratio "${med[airlock]}" "${med[direct]}") pgbouncer_ratio=$(ratio "${med[pgbouncer]}" "${med[direct]}")"
+  if ((${#paired[@]})); then
+    line+=" vs_pgbouncer=$(ratio "$(median "${paired[@]}")" 1000)"
+  fi
   if wants baseline; then
     line+=" baseline_tps=${med[baseline]} vs_baseline=$(ratio "${med[airlock]}" "${med[baseline]}")"
   fi
