@@ -34,6 +34,10 @@ snapshot!(
     "DELETE FROM public.users WHERE id = id OR 1 = 1"
 );
 snapshot!(
+    row_independent_delete,
+    "DELETE FROM users WHERE now() > '2020-01-01'"
+);
+snapshot!(
     self_join_delete,
     "DELETE FROM users u USING users u2 WHERE u.id = u2.id"
 );

@@ -412,6 +412,10 @@ pub enum StatementFlag {
     ChangesOwner,
     /// Runs a prepared statement whose text airlock judged (its PREPARE came first).
     TextSeen,
+    /// The row filter counts as matching every row (`where_clause` is `always_true`) because
+    /// it does not depend on the row at all (`WHERE $1`, `WHERE now() > '2020-01-01'`), not
+    /// because it was proven true: it matches every row or none.
+    RowIndependentFilter,
 }
 
 impl StatementFlag {
@@ -430,6 +434,7 @@ impl StatementFlag {
             Self::ForeignServer => "foreign_server",
             Self::ChangesOwner => "changes_owner",
             Self::TextSeen => "text_seen",
+            Self::RowIndependentFilter => "row_independent_filter",
         }
     }
 }

@@ -30,6 +30,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "origin",
     "parse_error",
     "estimated_rows",
+    "row_filter",
 ];
 
 /// Checks that every `{name}` in `template` is a known placeholder.
@@ -131,7 +132,22 @@ fn value(name: &str, subject: &Subject<'_>) -> String {
             .parse_error
             .unwrap_or("unknown parse error")
             .to_owned(),
+        "row_filter" => row_filter(stmt).to_owned(),
         _ => format!("{{{name}}}"),
+    }
+}
+
+/// What the statement's row filter is, to follow "this DELETE on `t` …".
+fn row_filter(stmt: &Statement) -> &'static str {
+    use airlock_model::{StatementFlag, WhereClause};
+    match stmt.where_clause {
+        WhereClause::Absent => "has no WHERE clause",
+        WhereClause::AlwaysTrue if stmt.has_flag(StatementFlag::RowIndependentFilter) => {
+            "has a WHERE clause that does not depend on the row (true for every row or for none)"
+        }
+        WhereClause::AlwaysTrue => "has a WHERE clause that is true for every row",
+        WhereClause::Present => "has a WHERE clause",
+        WhereClause::NotApplicable => "has no row filter",
     }
 }
 

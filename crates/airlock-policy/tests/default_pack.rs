@@ -556,6 +556,38 @@ fn filters_that_ignore_the_row_or_mirror_the_target_match_every_row() {
     ]);
 }
 
+/// A denial says which of the three it found: no filter, a filter proven true for every row,
+/// or one that ignores the row (every row or none). Twice through one checkpoint, in both
+/// orders, so a cached evaluation cannot lend one statement another's reason.
+#[test]
+fn all_rows_denials_say_what_the_filter_is() {
+    const MISSING: &str = "has no WHERE clause,";
+    const PROVEN: &str = "has a WHERE clause that is true for every row,";
+    const IGNORES_ROW: &str = "has a WHERE clause that does not depend on the row";
+    let cases = [
+        ("DELETE FROM users", MISSING),
+        ("DELETE FROM users WHERE 1 = 1", PROVEN),
+        ("DELETE FROM users WHERE id = id OR 1 = 1", PROVEN),
+        ("DELETE FROM users WHERE 5 BETWEEN 1 AND 7", PROVEN),
+        ("DELETE FROM users WHERE 5 BETWEEN NULL AND 7", IGNORES_ROW),
+        ("DELETE FROM users WHERE now() > '2020-01-01'", IGNORES_ROW),
+        ("UPDATE users SET x = 1", MISSING),
+        ("UPDATE users SET x = 1 WHERE 5 < 7", PROVEN),
+        ("UPDATE users SET x = 1 WHERE 'b' < 'C'", IGNORES_ROW),
+        ("UPDATE users SET x = 1 WHERE 'b' = 'b'", PROVEN),
+    ];
+    let mut checkpoint = Checkpoint::new(Policy::default_pack().unwrap());
+    let mut failures = Vec::new();
+    for (sql, expected) in cases.iter().chain(cases.iter().rev()) {
+        let decision = checkpoint.decide(&command(sql, "prod"));
+        let reason = decision.reason();
+        if decision.verdict != Deny || !reason.contains(expected) {
+            failures.push(format!("{sql:?}: {} {reason:?}", decision.verdict));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn plpgsql_variables_rules_and_functions() {
     check(&[

@@ -10,7 +10,7 @@ use pg_query::protobuf::{
 use super::names::{boxed, inner, is_system_relation, relation};
 use super::source::{limits, visible_relations, whole_row};
 use super::statement::Inspector;
-use super::truth::{Scope, always_true};
+use super::truth::{Coverage, Scope, coverage};
 use super::{functions, names};
 
 impl Inspector {
@@ -42,9 +42,12 @@ impl Inspector {
                 WhereClause::NotApplicable
             } else {
                 let scope = Scope::from_from_clause(None, &s.from_clause);
-                match filter(s.where_clause.as_deref(), &scope, self, st.origin) {
+                match filter(st, s.where_clause.as_deref(), &scope, self) {
                     // Rows come from filtered sub-queries or CTEs: not every row.
-                    w if w.matches_all_rows() && !unfiltered => WhereClause::Present,
+                    w if w.matches_all_rows() && !unfiltered => {
+                        st.flags.remove(&StatementFlag::RowIndependentFilter);
+                        WhereClause::Present
+                    }
                     w => w,
                 }
             };
@@ -223,7 +226,7 @@ impl Inspector {
             self.scan_all(st, &returning.exprs, depth);
         }
         let scope = Scope::from_from_clause(w.relation, w.sources);
-        st.where_clause = filter(w.filter, &scope, self, st.origin);
+        st.where_clause = filter(st, w.filter, &scope, self);
         self.ctes.truncate(scope_len);
     }
 
@@ -244,7 +247,7 @@ impl Inspector {
         }
         let sources: Vec<Node> = s.source_relation.as_deref().cloned().into_iter().collect();
         let scope = Scope::from_from_clause(s.relation.as_ref(), &sources);
-        st.where_clause = filter(s.join_condition.as_deref(), &scope, self, st.origin);
+        st.where_clause = filter(st, s.join_condition.as_deref(), &scope, self);
         // `WHEN NOT MATCHED BY SOURCE THEN DELETE/UPDATE` touches every target row the source
         // lacks: with an empty or unrelated source, all of them.
         let unmatched_write = s.merge_when_clauses.iter().any(|c| {
@@ -254,6 +257,7 @@ impl Inspector {
         });
         if unmatched_write {
             st.where_clause = WhereClause::AlwaysTrue;
+            st.flags.remove(&StatementFlag::RowIndependentFilter);
         }
         self.ctes.truncate(scope_len);
     }
@@ -283,38 +287,54 @@ pub(crate) fn is_catalog(name: &str) -> bool {
     in_catalog && base.starts_with("pg_") && !base.starts_with("pg_temp")
 }
 
-/// The row filter's class. Bind parameters (`$1`) of a top-level statement are decided with
-/// their values when it executes; inside DO blocks, functions and PREPARE the values come from
-/// the same text, so a parameter that could make the filter true counts as true.
+/// The row filter's class (and, for a filter that counts as always true only because it
+/// ignores the row, [`StatementFlag::RowIndependentFilter`] on `st`). Bind parameters (`$1`)
+/// of a top-level statement are decided with their values when it executes; inside DO blocks,
+/// functions and PREPARE the values come from the same text, so a parameter that could make
+/// the filter true counts as true.
 fn filter(
+    st: &mut Statement,
     node: Option<&Node>,
     scope: &Scope,
     inspector: &mut Inspector,
-    origin: Origin,
 ) -> WhereClause {
-    scope.strict_parameters(origin != Origin::TopLevel);
-    match node {
-        None => WhereClause::Absent,
-        Some(node) => {
-            let verdict = if always_true(node, scope) {
-                WhereClause::AlwaysTrue
-            } else {
-                WhereClause::Present
-            };
-            inspector.literal_sensitive |= scope.depended_on_literals();
-            verdict
+    scope.strict_parameters(st.origin != Origin::TopLevel);
+    let Some(node) = node else {
+        return WhereClause::Absent;
+    };
+    let coverage = coverage(node, scope);
+    inspector.literal_sensitive |= scope.depended_on_literals();
+    match coverage {
+        Coverage::Every => WhereClause::AlwaysTrue,
+        Coverage::EveryOrNone => {
+            st.flags.insert(StatementFlag::RowIndependentFilter);
+            WhereClause::AlwaysTrue
         }
+        Coverage::Restricted => WhereClause::Present,
     }
 }
 
 fn merge_select(left: &mut Statement, right: Statement) {
     use WhereClause::*;
+    // A side that is proven true for every row makes the whole result every row.
+    let proven = |st: &Statement| {
+        st.where_clause == AlwaysTrue && !st.has_flag(StatementFlag::RowIndependentFilter)
+    };
+    let independent = !proven(left)
+        && !proven(&right)
+        && (left.has_flag(StatementFlag::RowIndependentFilter)
+            || right.has_flag(StatementFlag::RowIndependentFilter));
     left.where_clause = match (left.where_clause, right.where_clause) {
         (Absent, _) | (_, Absent) => Absent,
         (AlwaysTrue, _) | (_, AlwaysTrue) => AlwaysTrue,
         (Present, _) | (_, Present) => Present,
         (NotApplicable, NotApplicable) => NotApplicable,
     };
+    if left.where_clause == AlwaysTrue && independent {
+        left.flags.insert(StatementFlag::RowIndependentFilter);
+    } else {
+        left.flags.remove(&StatementFlag::RowIndependentFilter);
+    }
     left.aggregate &= right.aggregate;
     left.select_star |= right.select_star;
     left.limited &= right.limited;

@@ -497,17 +497,40 @@ fn has_parameter(node: &NodeEnum) -> bool {
     }
 }
 
-/// True when `node` provably matches every row in `scope`: it is always true, or it does not
-/// depend on the row at all (`WHERE $1`, `WHERE now() > '2020-01-01'`) and is not provably
-/// false — such a filter matches every row or none.
+/// Which rows of `scope` a row filter keeps, as far as can be proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// Provably true for every row (`1 = 1`, `x = x`, `x IS NULL OR x IS NOT NULL`).
+    Every,
+    /// Does not depend on the row at all (`WHERE $1`, `WHERE now() > '2020-01-01'`) and is not
+    /// provably false: every row or none, decided by something other than the row.
+    EveryOrNone,
+    /// May keep some rows and not others (or provably none).
+    Restricted,
+}
+
+/// True when `node` may match every row in `scope`: it is always true, or it does not depend
+/// on the row at all and is not provably false (see [`coverage`]).
 pub(crate) fn always_true(node: &Node, scope: &Scope) -> bool {
+    coverage(node, scope) != Coverage::Restricted
+}
+
+/// Which rows of `scope` the filter `node` keeps.
+pub(crate) fn coverage(node: &Node, scope: &Scope) -> Coverage {
     match scope.eval(node) {
-        Truth::True => true,
-        Truth::False => false,
-        Truth::Unknown => inner(node).is_some_and(|n| {
+        Truth::True => Coverage::Every,
+        Truth::False => Coverage::Restricted,
+        Truth::Unknown => {
             // A filter that never looks at the target's columns (`USING (VALUES (1)) v WHERE
             // v.x = 1`) keeps every target row or none.
-            is_row_independent(n) || (scope.has_sources() && !scope.mentions_target(n))
-        }),
+            let independent = inner(node).is_some_and(|n| {
+                is_row_independent(n) || (scope.has_sources() && !scope.mentions_target(n))
+            });
+            if independent {
+                Coverage::EveryOrNone
+            } else {
+                Coverage::Restricted
+            }
+        }
     }
 }
