@@ -34,6 +34,10 @@ snapshot!(
     "DELETE FROM public.users WHERE id = id OR 1 = 1"
 );
 snapshot!(
+    set_operation_reads_both_arms,
+    "SELECT id FROM users WHERE id = 1 UNION ALL SELECT * FROM secrets EXCEPT SELECT length(pg_read_file('x'))"
+);
+snapshot!(
     row_independent_delete,
     "DELETE FROM users WHERE now() > '2020-01-01'"
 );

@@ -556,6 +556,64 @@ fn filters_that_ignore_the_row_or_mirror_the_target_match_every_row() {
     ]);
 }
 
+/// Every arm of a set operation is read (its tables and functions), and a set operation's own
+/// WITH clause too: both once went unread at the top level, so each denied case below was
+/// allowed.
+#[test]
+fn set_operations_are_judged_by_every_arm() {
+    check(&[
+        ("SELECT 1 UNION SELECT pg_read_file('/etc/passwd')", Deny),
+        ("SELECT 1 UNION ALL SELECT lo_import('/etc/shadow')", Deny),
+        (
+            "SELECT 1 INTERSECT SELECT x FROM dblink('host=evil', 'select 1') AS t(x int)",
+            Deny,
+        ),
+        (
+            "SELECT 1 EXCEPT SELECT set_config('session_replication_role', 'replica', false)::int",
+            Deny,
+        ),
+        (
+            "(SELECT 1 UNION SELECT 2) EXCEPT SELECT length(pg_read_file('x'))",
+            Deny,
+        ),
+        ("SELECT 1 UNION VALUES (pg_read_file('/etc/passwd'))", Deny),
+        (
+            "WITH d AS (DELETE FROM users RETURNING *) SELECT 1 UNION SELECT 2",
+            Deny,
+        ),
+        (
+            "COPY (SELECT 1 UNION SELECT length(pg_read_file('x'))) TO STDOUT",
+            Deny,
+        ),
+        (
+            "EXPLAIN ANALYZE SELECT 1 UNION SELECT length(pg_read_file('x'))",
+            Deny,
+        ),
+        (
+            "PREPARE p AS SELECT 1 UNION SELECT length(pg_read_file('x'))",
+            Deny,
+        ),
+        (
+            "DECLARE c CURSOR FOR SELECT 1 UNION SELECT length(pg_read_file('x'))",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN PERFORM 1 UNION SELECT length(pg_read_file('x')); END $$",
+            Deny,
+        ),
+        (
+            "SELECT id FROM users WHERE id = 1 UNION ALL SELECT * FROM secrets",
+            Review,
+        ),
+        (
+            "SELECT id FROM users WHERE id = 1 UNION SELECT id FROM bans WHERE id = 2",
+            Allow,
+        ),
+        ("SELECT 1 UNION SELECT 2 ORDER BY 1 LIMIT 1", Allow),
+        ("SELECT * FROM t UNION SELECT * FROM t LIMIT 5", Allow),
+    ]);
+}
+
 /// A denial says which of the three it found: no filter, a filter proven true for every row,
 /// or one that ignores the row (every row or none). Twice through one checkpoint, in both
 /// orders, so a cached evaluation cannot lend one statement another's reason.

@@ -112,6 +112,14 @@ async fn a_denied_statement_is_42501_and_changes_nothing() {
     let error = client.prepare("DROP TABLE gw_denied").await.unwrap_err();
     assert_eq!(sqlstate(&error), "42501");
     assert_eq!(count("gw_denied").await, 5);
+    // A data-modifying WITH over a set operation is judged like any other (it once went
+    // unread: the set operation's WITH clause was skipped).
+    let error = client
+        .simple_query("WITH d AS (DELETE FROM gw_denied RETURNING *) SELECT 1 UNION SELECT 2")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&error), "42501");
+    assert_eq!(count("gw_denied").await, 5);
     // In retry mode a review fails at once, naming its approval request (gateway_approvals.rs
     // covers holding and approving).
     let error = client

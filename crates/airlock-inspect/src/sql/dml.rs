@@ -8,6 +8,7 @@ use pg_query::protobuf::{
 };
 
 use super::names::{boxed, inner, is_system_relation, relation};
+use super::set_operation::Rows;
 use super::source::{limits, visible_relations, whole_row};
 use super::statement::Inspector;
 use super::truth::{Coverage, Scope, coverage};
@@ -29,13 +30,19 @@ impl Inspector {
         }
     }
 
-    /// The row-level facts of a (possibly set-operation) SELECT.
+    /// The facts of a (possibly set-operation) SELECT. Both arms of a set operation are read
+    /// into `st` (their tables, functions, nested statements); only their row facts are kept
+    /// apart and then combined.
     fn select_facts(&mut self, st: &mut Statement, s: &SelectStmt, depth: u8) {
+        let mut scope_len = None;
         if let (Some(l), Some(r)) = (s.larg.as_deref(), s.rarg.as_deref()) {
-            let mut right = Statement::new(StatementKind::Select, st.origin);
+            // `WITH … SELECT … UNION SELECT …`: the WITH clause belongs to the set operation.
+            scope_len = Some(self.enter_with(st, s.with_clause.as_ref(), depth));
             self.select_facts(st, l, depth);
-            self.select_facts(&mut right, r, depth);
-            merge_select(st, right);
+            let left = Rows::take(st);
+            self.select_facts(st, r, depth);
+            let right = Rows::take(st);
+            left.combine(right).put(st);
         } else {
             let unfiltered = self.scan_select_body(st, s, depth);
             st.where_clause = if s.from_clause.is_empty() {
@@ -64,6 +71,9 @@ impl Inspector {
         }
         for node in &s.sort_clause {
             self.scan(st, node, depth);
+        }
+        if let Some(len) = scope_len {
+            self.ctes.truncate(len);
         }
     }
 
@@ -312,32 +322,6 @@ fn filter(
         }
         Coverage::Restricted => WhereClause::Present,
     }
-}
-
-fn merge_select(left: &mut Statement, right: Statement) {
-    use WhereClause::*;
-    // A side that is proven true for every row makes the whole result every row.
-    let proven = |st: &Statement| {
-        st.where_clause == AlwaysTrue && !st.has_flag(StatementFlag::RowIndependentFilter)
-    };
-    let independent = !proven(left)
-        && !proven(&right)
-        && (left.has_flag(StatementFlag::RowIndependentFilter)
-            || right.has_flag(StatementFlag::RowIndependentFilter));
-    left.where_clause = match (left.where_clause, right.where_clause) {
-        (Absent, _) | (_, Absent) => Absent,
-        (AlwaysTrue, _) | (_, AlwaysTrue) => AlwaysTrue,
-        (Present, _) | (_, Present) => Present,
-        (NotApplicable, NotApplicable) => NotApplicable,
-    };
-    if left.where_clause == AlwaysTrue && independent {
-        left.flags.insert(StatementFlag::RowIndependentFilter);
-    } else {
-        left.flags.remove(&StatementFlag::RowIndependentFilter);
-    }
-    left.aggregate &= right.aggregate;
-    left.select_star |= right.select_star;
-    left.limited &= right.limited;
 }
 
 fn any_aggregate(targets: &[Node]) -> bool {

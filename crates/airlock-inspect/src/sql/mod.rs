@@ -11,6 +11,7 @@ mod placeholders;
 mod plpgsql;
 mod plvars;
 mod privileges;
+mod set_operation;
 mod shape;
 mod source;
 mod statement;
