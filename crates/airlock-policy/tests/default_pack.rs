@@ -1181,3 +1181,111 @@ fn third_adversarial_review_regressions() {
         ("SET temp_file_limit = '10GB'", Allow),
     ]);
 }
+
+/// Parts of the parse tree that once went unread or unresolved (each denied or reviewed case
+/// here was allowed by an earlier build): ORDER BY inside sub-selects, a set operation's own
+/// LIMIT and OFFSET, window frame offsets, SQL passed as text inside XML and JSON
+/// constructors, `set_config` there, SQL/JSON aggregates of whole tables, three-part catalog
+/// names, MERGE … RETURNING, a CTE that stands for the target, and INTERSECT.
+#[test]
+fn every_clause_is_read() {
+    check(&[
+        (
+            "SELECT * FROM (SELECT 1 ORDER BY pg_read_file('/etc/passwd')) s",
+            Deny,
+        ),
+        (
+            "SELECT 1 WHERE 1 IN (SELECT 1 ORDER BY length(pg_read_file('x')))",
+            Deny,
+        ),
+        (
+            "SELECT 1 UNION SELECT 2 OFFSET length(pg_read_file('/etc/passwd'))",
+            Deny,
+        ),
+        (
+            "SELECT 1 UNION SELECT 2 LIMIT length(pg_read_file('/etc/passwd'))",
+            Deny,
+        ),
+        (
+            "SELECT sum(x) OVER (ORDER BY x ROWS BETWEEN length(pg_read_file('x')) PRECEDING AND CURRENT ROW) FROM t WHERE id = 1",
+            Deny,
+        ),
+        (
+            "SELECT sum(x) OVER w FROM t WHERE id = 1 WINDOW w AS (ORDER BY x RANGE BETWEEN CURRENT ROW AND length(pg_read_file('x')) FOLLOWING)",
+            Deny,
+        ),
+        (
+            "SELECT xmlelement(name x, query_to_xml('SELECT pg_read_file(''/etc/passwd'')', true, true, ''))",
+            Deny,
+        ),
+        (
+            "SELECT JSON_OBJECT('k' : query_to_xml('DROP TABLE users', true, true, ''))",
+            Deny,
+        ),
+        (
+            "SELECT JSON_OBJECT('k' : set_config('log_statement', 'none', false))",
+            Deny,
+        ),
+        (
+            "UPDATE test.pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'bob'",
+            Deny,
+        ),
+        (
+            "MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DO NOTHING RETURNING pg_read_file('/etc/passwd')",
+            Deny,
+        ),
+        (
+            "WITH s AS (SELECT id FROM t) DELETE FROM t WHERE id IN (SELECT id FROM s)",
+            Deny,
+        ),
+        (
+            "WITH s AS (SELECT id FROM t) UPDATE t SET a = 1 WHERE id IN (SELECT id FROM s)",
+            Deny,
+        ),
+        (
+            "WITH s AS (SELECT * FROM t) DELETE FROM t USING s WHERE t.id = s.id",
+            Deny,
+        ),
+        (
+            "WITH s AS (SELECT * FROM t) MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            Deny,
+        ),
+        (
+            "DELETE FROM t WHERE id IN (SELECT id FROM t INTERSECT SELECT id FROM t)",
+            Deny,
+        ),
+        (
+            "SELECT xmlelement(name x, query_to_xml('SELECT * FROM users', true, true, ''))",
+            Review,
+        ),
+        (
+            "SELECT xmlelement(name x, query_to_xml(q, true, true, '')) FROM cfg WHERE id = 1",
+            Review,
+        ),
+        ("SELECT JSON_ARRAYAGG(row_to_json(t)) FROM t", Review),
+        ("SELECT JSON_OBJECTAGG(id : name) FROM t", Review),
+        ("SELECT JSON_ARRAYAGG(id) FROM t WHERE id = 1", Allow),
+        ("SELECT xmlelement(name x, 'hello')", Allow),
+        ("SELECT x FROM t WHERE id = 1 ORDER BY x", Allow),
+        (
+            "SELECT sum(x) OVER (ORDER BY x ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t WHERE id = 1",
+            Allow,
+        ),
+        (
+            "WITH s AS (SELECT id FROM bans) DELETE FROM t WHERE id IN (SELECT id FROM s)",
+            Allow,
+        ),
+        (
+            "WITH s AS (SELECT id FROM t WHERE id < 5) DELETE FROM t WHERE id IN (SELECT id FROM s)",
+            Allow,
+        ),
+        (
+            "DELETE FROM t WHERE id IN (SELECT id FROM t INTERSECT SELECT id FROM bans)",
+            Allow,
+        ),
+        (
+            "UPDATE pg_catalog_copy.pg_authid SET a = 1 WHERE id = 1",
+            Allow,
+        ),
+    ]);
+}

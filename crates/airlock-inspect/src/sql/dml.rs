@@ -43,12 +43,18 @@ impl Inspector {
             self.select_facts(st, r, depth);
             let right = Rows::take(st);
             left.combine(right).put(st);
+            // Its own ORDER BY, LIMIT and OFFSET (a leaf's are read with its body).
+            self.scan_all(st, &s.sort_clause, depth);
+            for node in [&s.limit_count, &s.limit_offset] {
+                self.scan_opt(st, node, depth);
+            }
         } else {
             let unfiltered = self.scan_select_body(st, s, depth);
             st.where_clause = if s.from_clause.is_empty() {
                 WhereClause::NotApplicable
             } else {
-                let scope = Scope::from_from_clause(None, &s.from_clause);
+                let scope =
+                    Scope::from_from_clause(None, &s.from_clause).with_ctes(s.with_clause.as_ref());
                 match filter(st, s.where_clause.as_deref(), &scope, self) {
                     // Rows come from filtered sub-queries or CTEs: not every row.
                     w if w.matches_all_rows() && !unfiltered => {
@@ -68,9 +74,6 @@ impl Inspector {
             // `LIMIT ALL` / `LIMIT NULL` do not limit; a literal limit makes the fact literal-bound.
             self.literal_sensitive |= super::fold::is_constant_shape(limit);
             st.limited |= limits(s.limit_count.as_deref());
-        }
-        for node in &s.sort_clause {
-            self.scan(st, node, depth);
         }
         if let Some(len) = scope_len {
             self.ctes.truncate(len);
@@ -100,7 +103,7 @@ impl Inspector {
         ] {
             self.scan_all(st, list, depth);
         }
-        for list in [&s.window_clause, &s.values_lists] {
+        for list in [&s.window_clause, &s.values_lists, &s.sort_clause] {
             self.scan_all(st, list, depth);
         }
         for node in [
@@ -235,7 +238,7 @@ impl Inspector {
         if let Some(returning) = w.returning {
             self.scan_all(st, &returning.exprs, depth);
         }
-        let scope = Scope::from_from_clause(w.relation, w.sources);
+        let scope = Scope::from_from_clause(w.relation, w.sources).with_ctes(w.with);
         st.where_clause = filter(st, w.filter, &scope, self);
         self.ctes.truncate(scope_len);
     }
@@ -255,8 +258,12 @@ impl Inspector {
         for clause in &s.merge_when_clauses {
             self.scan(st, clause, depth);
         }
+        if let Some(returning) = &s.returning_clause {
+            self.scan_all(st, &returning.exprs, depth);
+        }
         let sources: Vec<Node> = s.source_relation.as_deref().cloned().into_iter().collect();
-        let scope = Scope::from_from_clause(s.relation.as_ref(), &sources);
+        let scope = Scope::from_from_clause(s.relation.as_ref(), &sources)
+            .with_ctes(s.with_clause.as_ref());
         st.where_clause = filter(st, s.join_condition.as_deref(), &scope, self);
         // `WHEN NOT MATCHED BY SOURCE THEN DELETE/UPDATE` touches every target row the source
         // lacks: with an empty or unrelated source, all of them.
@@ -292,8 +299,12 @@ struct FilteredWrite<'a> {
 
 /// Catalog tables whose direct modification changes roles, code or security.
 pub(crate) fn is_catalog(name: &str) -> bool {
-    let base = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
-    let in_catalog = !name.contains('.') || name.to_ascii_lowercase().starts_with("pg_catalog.");
+    let lower = name.to_ascii_lowercase();
+    let mut parts = lower.rsplit('.');
+    let base = parts.next().unwrap_or_default();
+    // `pg_authid`, `pg_catalog.pg_authid` and `db.pg_catalog.pg_authid` alike: the catalog
+    // schema is always searched first unless it is named elsewhere in the path.
+    let in_catalog = matches!(parts.next(), None | Some("pg_catalog"));
     in_catalog && base.starts_with("pg_") && !base.starts_with("pg_temp")
 }
 

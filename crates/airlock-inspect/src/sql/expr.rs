@@ -4,7 +4,7 @@
 
 use airlock_model::{DynamicSql, Origin, SettingChange, SettingScope, Statement, StatementFlag};
 use pg_query::NodeEnum;
-use pg_query::protobuf::{FuncCall, Node};
+use pg_query::protobuf::{FuncCall, Node, WindowDef};
 
 use super::dml::range_var_read;
 use super::fold::{Value, fold};
@@ -25,7 +25,7 @@ impl Inspector {
         }
     }
 
-    fn scan_opt(&mut self, st: &mut Statement, node: &Option<Box<Node>>, depth: u8) {
+    pub(crate) fn scan_opt(&mut self, st: &mut Statement, node: &Option<Box<Node>>, depth: u8) {
         if let Some(n) = boxed(node) {
             self.scan_enum(st, n, depth);
         }
@@ -133,36 +133,47 @@ impl Inspector {
             | NodeEnum::TypeName(_)
             | NodeEnum::Alias(_)
             | NodeEnum::WindowDef(_) => self.scan_window(st, node, depth),
-            other => self.scan_fallback(st, other),
+            other => self.scan_fallback(st, other, depth),
         }
     }
 
     fn scan_window(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
         if let NodeEnum::WindowDef(w) = node {
-            self.scan_all(st, &w.partition_clause, depth);
-            self.scan_all(st, &w.order_clause, depth);
+            self.window(st, w, depth);
         }
     }
 
-    /// Anything else: walk it generically and record every function and relation in it.
-    fn scan_fallback(&mut self, st: &mut Statement, node: &NodeEnum) {
+    /// `OVER (PARTITION BY … ORDER BY … ROWS BETWEEN <offset> PRECEDING AND <offset> FOLLOWING)`
+    fn window(&mut self, st: &mut Statement, w: &WindowDef, depth: u8) {
+        self.scan_all(st, &w.partition_clause, depth);
+        self.scan_all(st, &w.order_clause, depth);
+        self.scan_opt(st, &w.start_offset, depth);
+        self.scan_opt(st, &w.end_offset, depth);
+    }
+
+    /// Anything else: walk it generically and record every function, setting, SQL argument
+    /// and relation in it.
+    fn scan_fallback(&mut self, st: &mut Statement, node: &NodeEnum, depth: u8) {
         let found = fallback::scan(node);
-        for name in found.functions {
-            self.record_function(st, &name, None);
-        }
-        for relation in found.relations {
-            st.touch(relation, airlock_model::Access::Read);
+        for relation in &found.relations {
+            st.touch(relation.clone(), airlock_model::Access::Read);
         }
         if found.statements > 0 {
             // Statements nested where we do not model them: the effect is unknown.
             st.dynamic_sql = DynamicSql::Opaque;
         }
+        self.record_calls(st, found, Some(depth));
     }
 
     /// Functions called anywhere inside a DDL statement (index expressions, policies, trigger
     /// conditions, defaults, constraints, partition keys): they run now or later.
     pub(crate) fn scan_ddl_expressions(&mut self, st: &mut Statement, node: &NodeEnum) {
-        let found = fallback::scan(node);
+        self.record_calls(st, fallback::scan(node), None);
+    }
+
+    /// What a generic walk found that runs: functions, `set_config` settings, and SQL passed
+    /// as text (inspected at `depth + 1` when known, else opaque).
+    fn record_calls(&mut self, st: &mut Statement, found: fallback::Found, depth: Option<u8>) {
         for name in found.functions {
             self.record_function(st, &name, None);
         }
@@ -177,6 +188,16 @@ impl Inspector {
                 st.settings.push(change);
             }
         }
+        // Over a whole table, packaging its rows is an export (as for `json_agg`).
+        if found.row_aggregates > 0 && self.blocks.last() == Some(&true) {
+            st.flags.insert(StatementFlag::PackagesRows);
+        }
+        for sql in found.sql_arguments {
+            match depth {
+                Some(depth) => self.sql_text(st, sql, depth),
+                None => st.dynamic_sql = DynamicSql::Opaque,
+            }
+        }
     }
 
     fn function_call(&mut self, st: &mut Statement, f: &FuncCall, depth: u8) {
@@ -186,8 +207,7 @@ impl Inspector {
         self.scan_all(st, &f.agg_order, depth);
         self.scan_opt(st, &f.agg_filter, depth);
         if let Some(over) = &f.over {
-            self.scan_all(st, &over.partition_clause, depth);
-            self.scan_all(st, &over.order_clause, depth);
+            self.window(st, over, depth);
         }
         let base = last(&f.funcname).unwrap_or_default().to_lowercase();
         if base == "set_config" {
@@ -252,13 +272,23 @@ impl Inspector {
 
     /// A function argument that is SQL the function runs (`query_to_xml('…')`).
     fn sql_argument(&mut self, st: &mut Statement, arg: Option<&Node>, depth: u8) {
+        let sql = match arg.and_then(inner).and_then(fold) {
+            Some(Value::Str(sql)) => Some(sql),
+            _ => None,
+        };
+        self.sql_text(st, sql, depth);
+    }
+
+    /// SQL a function runs: inspected as a statement of its own when its text is known,
+    /// opaque when it is not.
+    fn sql_text(&mut self, st: &mut Statement, sql: Option<String>, depth: u8) {
         self.literal_sensitive = true;
-        match arg.and_then(inner).and_then(fold) {
-            Some(Value::Str(sql)) => {
+        match sql {
+            Some(sql) => {
                 st.dynamic_sql = st.dynamic_sql.max(DynamicSql::Literal);
                 self.inspect_text(&sql, Origin::DynamicSql, depth + 1);
             }
-            _ => st.dynamic_sql = DynamicSql::Opaque,
+            None => st.dynamic_sql = DynamicSql::Opaque,
         }
     }
 }

@@ -5,6 +5,8 @@
 use pg_query::NodeEnum;
 use serde_json::Value;
 
+use super::functions;
+
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub(crate) functions: Vec<String>,
@@ -13,6 +15,11 @@ pub(crate) struct Found {
     pub(crate) statements: usize,
     /// `set_config(name, value, …)` calls with a literal name: (name, literal value).
     pub(crate) settings: Vec<(String, Option<String>)>,
+    /// SQL handed to a function that runs it (`query_to_xml('…', …)`): the text when it is a
+    /// literal, `None` when it is not.
+    pub(crate) sql_arguments: Vec<Option<String>>,
+    /// `JSON_ARRAYAGG(…)` / `JSON_OBJECTAGG(…)`: they package the rows they aggregate.
+    pub(crate) row_aggregates: usize,
 }
 
 pub(crate) fn scan(node: &NodeEnum) -> Found {
@@ -33,16 +40,22 @@ fn walk(value: &Value, found: &mut Found) {
                 match key.as_str() {
                     "FuncCall" => {
                         let name = dotted(child.get("funcname"));
-                        if name.rsplit('.').next() == Some("set_config") {
-                            let args = child.get("args").and_then(Value::as_array);
-                            let literal =
-                                |i: usize| args.and_then(|a| a.get(i)).and_then(string_constant);
-                            if let Some(setting) = literal(0) {
-                                found.settings.push((setting.to_lowercase(), literal(1)));
-                            }
+                        let base = name.rsplit('.').next().unwrap_or_default();
+                        let args = child.get("args").and_then(Value::as_array);
+                        let literal =
+                            |i: usize| args.and_then(|a| a.get(i)).and_then(string_constant);
+                        if base == "set_config"
+                            && let Some(setting) = literal(0)
+                        {
+                            found.settings.push((setting.to_lowercase(), literal(1)));
+                        }
+                        if let Some(index) = functions::executes_sql_argument(base) {
+                            found.sql_arguments.push(literal(index));
                         }
                         found.functions.push(name);
                     }
+                    // SQL/JSON aggregates are nodes of their own, not function calls.
+                    "JsonArrayAgg" | "JsonObjectAgg" => found.row_aggregates += 1,
                     "RangeVar" => found.relations.push(relation(child)),
                     "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
                         found.statements += 1;

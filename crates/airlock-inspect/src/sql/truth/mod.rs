@@ -5,7 +5,7 @@
 use std::cell::Cell;
 
 use pg_query::NodeEnum;
-use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar};
+use pg_query::protobuf::{AExprKind, BoolExprType, Node, NullTestType, RangeVar, WithClause};
 
 mod keys;
 mod subquery;
@@ -33,6 +33,9 @@ pub(crate) struct Scope {
     strict: Cell<bool>,
     /// The statement joins its target with other sources (USING, FROM, a MERGE source).
     sources: bool,
+    /// CTE name → the relation it merely projects (`WITH s AS (SELECT id FROM t)`), the
+    /// innermost WITH first: a CTE in scope stands for its relation.
+    projections: Vec<(String, String)>,
 }
 
 impl Scope {
@@ -50,6 +53,37 @@ impl Scope {
             scope.target = scope.aliases.first().map(|(_, rel)| rel.clone());
         }
         scope
+    }
+
+    /// Brings the CTEs of `with` into scope: names that refer to a CTE which merely projects
+    /// a relation stand for that relation.
+    pub(crate) fn with_ctes(mut self, with: Option<&WithClause>) -> Self {
+        let own = with.map(|w| w.ctes.as_slice()).unwrap_or_default();
+        let mut projections: Vec<(String, String)> = own
+            .iter()
+            .filter_map(|cte| match inner(cte) {
+                Some(NodeEnum::CommonTableExpr(cte)) => match boxed(&cte.ctequery) {
+                    Some(NodeEnum::SelectStmt(query)) => subquery::plain_projection(query)
+                        .map(|relation| (cte.ctename.clone(), relation)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        projections.append(&mut self.projections);
+        let resolve = |name: &mut String| {
+            if let Some((_, relation)) = projections.iter().find(|(cte, _)| cte == name) {
+                *name = relation.clone();
+            }
+        };
+        for (_, relation) in &mut self.aliases {
+            resolve(relation);
+        }
+        if let Some(target) = &mut self.target {
+            resolve(target);
+        }
+        self.projections = projections;
+        self
     }
 
     fn add(&mut self, rv: &RangeVar) {

@@ -50,12 +50,7 @@ impl Scope {
 
     fn exists(&self, sel: &SelectStmt) -> Truth {
         if let (Some(l), Some(r)) = (sel.larg.as_deref(), sel.rarg.as_deref()) {
-            let union = sel.op == SetOperation::SetopUnion as i32;
-            return match (union, self.exists(l), self.exists(r)) {
-                (true, Truth::True, _) | (true, _, Truth::True) => Truth::True,
-                (true, Truth::False, Truth::False) => Truth::False,
-                _ => Truth::Unknown,
-            };
+            return set_operation(sel.op, self.exists(l), self.exists(r));
         }
         match self.rows(sel) {
             Rows::All => Truth::True,
@@ -67,12 +62,7 @@ impl Scope {
     /// `test IN (sel)`: true when `sel` returns every value of the same column of the target.
     pub(super) fn any_of(&self, test: &str, sel: &SelectStmt) -> Truth {
         if let (Some(l), Some(r)) = (sel.larg.as_deref(), sel.rarg.as_deref()) {
-            let union = sel.op == SetOperation::SetopUnion as i32;
-            return match (union, self.any_of(test, l), self.any_of(test, r)) {
-                (true, Truth::True, _) | (true, _, Truth::True) => Truth::True,
-                (true, Truth::False, Truth::False) => Truth::False,
-                _ => Truth::Unknown,
-            };
+            return set_operation(sel.op, self.any_of(test, l), self.any_of(test, r));
         }
         match self.rows(sel) {
             Rows::Nothing => Truth::False,
@@ -120,21 +110,8 @@ impl Scope {
     /// relation stand for that relation), then the outer ones, and the outer target.
     pub(super) fn nested(&self, sel: &SelectStmt) -> Self {
         let mut scope = Self::from_from_clause(None, &sel.from_clause);
-        if let Some(with) = &sel.with_clause {
-            for cte in &with.ctes {
-                let Some(NodeEnum::CommonTableExpr(cte)) = inner(cte) else {
-                    continue;
-                };
-                let Some(NodeEnum::SelectStmt(query)) = boxed(&cte.ctequery) else {
-                    continue;
-                };
-                if let Some(relation) = plain_projection(query) {
-                    for (_, target) in scope.aliases.iter_mut().filter(|(_, r)| *r == cte.ctename) {
-                        *target = relation.clone();
-                    }
-                }
-            }
-        }
+        scope.projections = self.projections.clone();
+        let mut scope = scope.with_ctes(sel.with_clause.as_ref());
         scope.aliases.extend(self.aliases.iter().cloned());
         scope.target = self.target.clone();
         scope
@@ -197,6 +174,26 @@ impl Scope {
         if nested.literal.get() {
             self.literal.set(true);
         }
+    }
+}
+
+/// Whether a set operation of two sub-selects covers every value (`True`), none (`False`),
+/// given what each arm covers. `EXCEPT` removes rows the right arm names: never `True`.
+fn set_operation(op: i32, left: Truth, right: Truth) -> Truth {
+    use Truth::{False, True, Unknown};
+    match SetOperation::try_from(op) {
+        Ok(SetOperation::SetopUnion) => match (left, right) {
+            (True, _) | (_, True) => True,
+            (False, False) => False,
+            _ => Unknown,
+        },
+        Ok(SetOperation::SetopIntersect) => match (left, right) {
+            (True, True) => True,
+            (False, _) | (_, False) => False,
+            _ => Unknown,
+        },
+        Ok(SetOperation::SetopExcept) if left == False => False,
+        _ => Unknown,
     }
 }
 
