@@ -9,7 +9,7 @@ mod sql;
 
 use airlock_model::{ConnectionKind, Facts, SqlFacts};
 
-pub use sql::{SqlOptions, shape_key};
+pub use sql::{SqlOptions, safe_client_encoding, shape_key};
 
 /// Inspects `text` as the given connection kind would receive it.
 ///

@@ -416,6 +416,11 @@ pub enum StatementFlag {
     /// it does not depend on the row at all (`WHERE $1`, `WHERE now() > '2020-01-01'`), not
     /// because it was proven true: it matches every row or none.
     RowIndependentFilter,
+    /// Changes `standard_conforming_strings` or `client_encoding`, and every such change keeps
+    /// string literals read the way airlock reads them (`standard_conforming_strings` on, a
+    /// client encoding whose multi-byte characters cannot hide a quote or backslash, or back
+    /// to the configured value). Absent when any such change is unsafe or unreadable.
+    SafeParserSettings,
 }
 
 impl StatementFlag {
@@ -435,6 +440,7 @@ impl StatementFlag {
             Self::ChangesOwner => "changes_owner",
             Self::TextSeen => "text_seen",
             Self::RowIndependentFilter => "row_independent_filter",
+            Self::SafeParserSettings => "safe_parser_settings",
         }
     }
 }

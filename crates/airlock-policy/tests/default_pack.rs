@@ -1289,3 +1289,96 @@ fn every_clause_is_read() {
         ),
     ]);
 }
+
+/// standard_conforming_strings may only stay on (in any spelling PostgreSQL's parse_bool reads
+/// as true) and client_encoding may only name an encoding whose multi-byte characters cannot
+/// hide a quote or backslash, after PostgreSQL's name normalisation. Each Deny case but three
+/// was allowed or only reviewed by the earlier exact-value deny-list.
+#[test]
+fn parser_settings_are_an_allow_list() {
+    check(&[
+        ("SET standard_conforming_strings = 'of'", Deny),
+        ("SET standard_conforming_strings = 'OfF'", Deny),
+        ("SET standard_conforming_strings = 'fals'", Deny),
+        ("SET standard_conforming_strings = 'n'", Deny),
+        ("SET standard_conforming_strings = 'No'", Deny),
+        ("SET standard_conforming_strings = '0'", Deny),
+        ("SET standard_conforming_strings = 0", Deny),
+        ("SET standard_conforming_strings = 'F'", Deny),
+        ("SET standard_conforming_strings = 'maybe'", Deny),
+        ("SET SESSION standard_conforming_strings TO 'of'", Deny),
+        ("SET LOCAL standard_conforming_strings = 'fa'", Deny),
+        (
+            "SELECT set_config('standard_conforming_strings', 'of', false)",
+            Deny,
+        ),
+        (
+            "SELECT set_config('standard_conforming_strings', current_setting('app.x'), false)",
+            Deny,
+        ),
+        (
+            "ALTER ROLE app SET standard_conforming_strings = 'of'",
+            Deny,
+        ),
+        (
+            "SET standard_conforming_strings = 'of'; SELECT 'a\\' , $$' ; DROP TABLE users; -- $$",
+            Deny,
+        ),
+        ("SET client_encoding = 'mskanji'", Deny),
+        ("SET client_encoding = 'Shift_JIS'", Deny),
+        ("SET client_encoding = 'WIN932'", Deny),
+        ("SET client_encoding = 'win950'", Deny),
+        ("SET client_encoding = 's-j-i-s'", Deny),
+        ("SET client_encoding = 'Windows_936'", Deny),
+        ("SET client_encoding = 'Big-5'", Deny),
+        ("SET client_encoding = 'gb_18030'", Deny),
+        ("SET client_encoding = 'Johab'", Deny),
+        ("SET client_encoding = 'win949'", Deny),
+        ("SET client_encoding = 'Shift-JIS-2004'", Deny),
+        ("SET client_encoding = 'cp932'", Deny),
+        ("SET client_encoding = 'UTF8', 'SJIS'", Deny),
+        ("SET SESSION client_encoding TO 'MS_Kanji'", Deny),
+        ("SET LOCAL client_encoding = 'sjis '", Deny),
+        ("SET NAMES 'Shift_JIS'", Deny),
+        (
+            "SELECT set_config('client_encoding', 'mskanji', false)",
+            Deny,
+        ),
+        ("SELECT set_config('CLIENT_ENCODING', 'win950', true)", Deny),
+        (
+            "SELECT set_config('client_encoding', current_setting('app.enc'), false)",
+            Deny,
+        ),
+        ("ALTER ROLE app SET client_encoding TO 'Shift_JIS'", Deny),
+        ("ALTER DATABASE app SET client_encoding = 'WIN932'", Deny),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET client_encoding = 'mskanji' AS 'SELECT 1'",
+            Deny,
+        ),
+        (
+            "DO $$ BEGIN PERFORM set_config('client_encoding', 'big5', false); END $$",
+            Deny,
+        ),
+        ("SET client_encoding = 'UTF8'", Allow),
+        ("SET client_encoding = 'utf-8'", Allow),
+        ("SET client_encoding = 'LATIN1'", Allow),
+        ("SET client_encoding = 'euc_jp'", Allow),
+        ("SET client_encoding TO 'ISO-8859-15'", Allow),
+        ("SET LOCAL client_encoding = 'SQL_ASCII'", Allow),
+        ("SET NAMES 'UTF8'", Allow),
+        ("SET client_encoding TO DEFAULT", Allow),
+        ("RESET client_encoding", Allow),
+        ("SELECT set_config('client_encoding', 'UTF8', false)", Allow),
+        ("SET standard_conforming_strings = on", Allow),
+        ("SET standard_conforming_strings = 'true'", Allow),
+        ("SET standard_conforming_strings = 'y'", Allow),
+        ("SET standard_conforming_strings = 'tru'", Allow),
+        ("SET standard_conforming_strings = 1", Allow),
+        ("SET standard_conforming_strings TO DEFAULT", Allow),
+        ("RESET standard_conforming_strings", Allow),
+        (
+            "SELECT set_config('standard_conforming_strings', 'ON', false)",
+            Allow,
+        ),
+    ]);
+}

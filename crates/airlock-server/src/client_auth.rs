@@ -122,6 +122,19 @@ fn startup(params: Vec<(String, String)>) -> Result<Startup, SessionError> {
             }
             "replication" => {}
             _ if lower.starts_with("_pq_.") => {}
+            // airlock reads SQL text as PostgreSQL does in an encoding whose multi-byte
+            // characters cannot hide a quote or backslash; SJIS, BIG5, GBK… would let the
+            // server read a statement differently from what the policy judged.
+            "client_encoding" if !airlock_inspect::safe_client_encoding(&value) => {
+                return Err(refuse(
+                    "22023",
+                    format!(
+                        "client encoding `{value}` is not accepted through airlock, which \
+                         reads SQL only in encodings whose characters cannot hide a quote or \
+                         backslash (not SJIS, BIG5, GBK, UHC, GB18030, JOHAB); use UTF8"
+                    ),
+                ));
+            }
             _ if PASSED_ON.contains(&lower.as_str()) => passed.push((lower, value)),
             _ => {
                 return Err(refuse(
@@ -444,6 +457,32 @@ mod tests {
             startup(params(&[("database", "x")])).unwrap_err().code(),
             "28000"
         );
+    }
+
+    #[test]
+    fn startup_refuses_client_encodings_that_hide_quotes() {
+        for safe in ["UTF8", "utf-8", "LATIN1", "SQL_ASCII", "euc_jp"] {
+            let ok = startup(params(&[("user", "a"), ("client_encoding", safe)])).unwrap();
+            assert_eq!(ok.params, params(&[("client_encoding", safe)]));
+        }
+        for unsafe_ in ["SJIS", "Shift_JIS", "mskanji", "win950", "GBK", "auto", ""] {
+            let error =
+                startup(params(&[("user", "a"), ("Client_Encoding", unsafe_)])).unwrap_err();
+            assert_eq!(error.code(), "22023", "{unsafe_:?}");
+            assert!(error.to_string().contains("client encoding"), "{error}");
+        }
+        // A second value cannot slip in after a safe one.
+        let twice = startup(params(&[
+            ("user", "a"),
+            ("client_encoding", "UTF8"),
+            ("client_encoding", "BIG5"),
+        ]));
+        assert_eq!(twice.unwrap_err().code(), "22023");
+        let strings = startup(params(&[
+            ("user", "a"),
+            ("standard_conforming_strings", "off"),
+        ]));
+        assert_eq!(strings.unwrap_err().code(), "0A000");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod fallback;
 mod fold;
 mod functions;
 mod names;
+mod parser_settings;
 mod placeholders;
 mod plpgsql;
 mod plvars;
@@ -21,6 +22,8 @@ mod utility;
 
 use airlock_model::SqlFacts;
 use pg_query::ParserOptions;
+
+pub use parser_settings::safe_client_encoding;
 
 /// How the server will parse the text (the gateway learns these from the session).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,7 +44,10 @@ impl Inspector {
         self.parser
     }
 
-    pub(crate) fn finish(self, top_level_count: usize) -> SqlFacts {
+    pub(crate) fn finish(mut self, top_level_count: usize) -> SqlFacts {
+        self.statements
+            .iter_mut()
+            .for_each(super::parser_settings::mark);
         // Fingerprints ignore constants everywhere and some names in utility statements: only
         // plain DML shapes (with no literal-dependent fact) may share a decision by fingerprint.
         let plain = self.statements.iter().all(|s| {
