@@ -1382,3 +1382,120 @@ fn parser_settings_are_an_allow_list() {
         ),
     ]);
 }
+
+#[test]
+fn plpgsql_variables_written_other_than_by_assignment() {
+    check(&[
+        // Written by INTO, FOR, FOREACH, FETCH, GET DIAGNOSTICS, CALL: the value is not the
+        // default, and airlock cannot know it. `EXECUTE q` is dynamic SQL it cannot see.
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN SELECT 'DROP TABLE users' INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN EXECUTE 'SELECT ''DROP TABLE users''' INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN FOR q IN SELECT 'DROP TABLE users' LOOP EXECUTE q; END LOOP; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN FOR q IN EXECUTE 'SELECT ''DROP TABLE users''' LOOP EXECUTE q; END LOOP; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN FOREACH q IN ARRAY ARRAY['DROP TABLE users'] LOOP EXECUTE q; END LOOP; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN UPDATE t SET a = a WHERE id = 1 RETURNING 'DROP TABLE users' INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; c refcursor; BEGIN OPEN c FOR SELECT 'DROP TABLE users'; FETCH c INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN GET DIAGNOSTICS q = PG_CONTEXT; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN RAISE EXCEPTION 'DROP TABLE users'; EXCEPTION WHEN others THEN GET STACKED DIAGNOSTICS q = MESSAGE_TEXT; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN CALL get_sql(q); EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN SELECT 'SELECT pg_read_file(''/etc/passwd'')' INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN SELECT 'ALTER SYSTEM SET fsync = off' INTO q; EXECUTE q; END$$",
+            Review,
+        ),
+        // With `#variable_conflict use_column`, `q` is the column.
+        (
+            "DO $$DECLARE q text:='SELECT 1'; BEGIN EXECUTE q FROM (SELECT 'DROP TABLE users' AS q) s; END$$",
+            Review,
+        ),
+        // `name` keeps 63 bytes: what runs is `DELETE FROM users` and spaces.
+        (
+            "DO $$DECLARE q name := 'DELETE FROM users' || repeat(' ', 60) || 'WHERE id = 1'; BEGIN EXECUTE q; END$$",
+            Review,
+        ),
+        // Carried around a loop: `b` holds the DROP from the third iteration.
+        (
+            "DO $$DECLARE a text := 'SELECT 1'; b text := 'SELECT 1'; BEGIN FOR i IN 1..3 LOOP EXECUTE b; b := a; a := 'DROP TABLE users'; END LOOP; END$$",
+            Deny,
+        ),
+        (
+            "DO $$DECLARE a text := 'SELECT 1'; b text := 'SELECT 1'; BEGIN FOR i IN 1..3 LOOP EXECUTE b; b := a; a := 'SELECT pg_read_file(''/etc/passwd'')'; END LOOP; END$$",
+            Deny,
+        ),
+        (
+            "DO $$DECLARE a text := 'SELECT 1'; b text := 'SELECT 1'; BEGIN FOR i IN 1..3 LOOP EXECUTE b; b := a; a := 'ALTER SYSTEM SET fsync = off'; END LOOP; END$$",
+            Deny,
+        ),
+        // Either branch, a NULL before the first assignment, a default run in a loop.
+        (
+            "DO $$DECLARE a text := 'SELECT 1'; b text; BEGIN IF random() > 0.5 THEN a := 'DROP TABLE users'; ELSE a := 'SELECT 2'; END IF; b := a; EXECUTE b; END$$",
+            Deny,
+        ),
+        (
+            "DO $$DECLARE q text; BEGIN EXECUTE coalesce(q, 'DROP TABLE users'); q := 'SELECT 1'; END$$",
+            Deny,
+        ),
+        (
+            "DO $$DECLARE a text := 'SELECT 1'; BEGIN FOR i IN 1..2 LOOP DECLARE b text := a; BEGIN EXECUTE b; END; a := 'DROP TABLE users'; END LOOP; END$$",
+            Deny,
+        ),
+        (
+            "DO $$DECLARE q text := 'SELECT 1'; BEGIN q := 'DROP ' || 'TABLE t'; EXECUTE q; END$$",
+            Deny,
+        ),
+        // What airlock can follow stays allowed.
+        (
+            "DO $$DECLARE n int; BEGIN SELECT count(*) INTO n FROM t WHERE id = 1; END$$",
+            Allow,
+        ),
+        (
+            "DO $$DECLARE q text := 'SELECT 1'; BEGIN EXECUTE q; END$$",
+            Allow,
+        ),
+        (
+            "DO $$DECLARE n int; q text := 'SELECT 1'; BEGIN SELECT count(*) INTO n FROM t WHERE id = 1; EXECUTE q; END$$",
+            Allow,
+        ),
+        (
+            "DO $$DECLARE q text := 'SELECT 1'; BEGIN FOR i IN 1..3 LOOP EXECUTE q; q := 'SELECT 2'; END LOOP; END$$",
+            Allow,
+        ),
+        (
+            "DO $$DECLARE q text; BEGIN q := 'SELECT ' || '1'; EXECUTE q; END$$",
+            Allow,
+        ),
+    ]);
+}
